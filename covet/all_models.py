@@ -1,0 +1,14 @@
+"""Import every domain's models so metadata (and migrations) see the whole schema."""
+from covet.accounts.models import User  # noqa: F401
+from covet.audit.models import AuditLog  # noqa: F401
+from covet.catalog.models import InventoryAdjustment, OptionValue, Product, ProductOption, Variant  # noqa: F401
+from covet.disputes.models import Dispute, DisputeFile  # noqa: F401
+from covet.media.models import Media  # noqa: F401
+from covet.notifications.models import EmailOutbox  # noqa: F401
+from covet.orders.models import (Customer, Fulfilment, FulfilmentLine, Order, OrderLine, OrderNote,  # noqa: F401
+                                 OrderTag)
+from covet.payments.models import Payment, Refund, Transfer  # noqa: F401
+from covet.payouts.models import Payout  # noqa: F401
+from covet.storefront.models import PriceAlert  # noqa: F401
+from covet.stores.models import Store  # noqa: F401
+from covet.webhooks.models import StripeEvent  # noqa: F401

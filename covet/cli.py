@@ -1,0 +1,65 @@
+"""`flask covet …` commands: users, demo data, service checks."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import AppGroup
+
+covet_cli = AppGroup("covet", help="Covet administration commands.")
+
+
+@covet_cli.command("create-user")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "staff", "merchant"]))
+@click.option("--store", "store_slug", help="Store slug (required for merchants).")
+@click.option("--name", default="")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def create_user_command(email, role, store_slug, name, password_stdin):
+    """Create a back-office user; the password is prompted for (or read from stdin)."""
+    from covet.accounts.services import ValidationError, create_user
+    from covet.audit.services import Actor
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(email, password, role, Actor.system("cli"), store_slug=store_slug, name=name)
+    except ValidationError as exc:
+        for field, message in exc.errors.items():
+            click.echo(f"error: {field}: {message}", err=True)
+        sys.exit(2)
+    click.echo(f"created {user.role} {user.email} (id {user.id})")
+
+
+@covet_cli.command("seed-demo")
+def seed_demo_command():
+    """Fill the database with demo stores, users, products, orders, a dispute and a payout."""
+    from covet.demo import seed_demo
+
+    logins = seed_demo()
+    click.echo("Demo data ready. Sign in at /admin/login with:")
+    for role, email, password in logins:
+        click.echo(f"  {role:<9} {email:<32} {password}")
+
+
+@covet_cli.command("doctor")
+def doctor_command():
+    """Check every configured service and print what to fix."""
+    from flask import current_app
+
+    from covet.config import describe_backends
+    from covet.ops import checks
+
+    app = current_app._get_current_object()
+    for name, backend in describe_backends(app.config).items():
+        click.echo(f"{name:<9} {backend}")
+    results = [checks.check_database(app), checks.check_redis(app), checks.check_storage(app),
+               checks.check_stripe(app), checks.check_queues(app)]
+    failed = False
+    for r in results:
+        mark = {"ok": "ok  ", "down": "FAIL"}.get(r.status, "--  ")
+        failed |= r.status == "down" and r.required
+        click.echo(f"[{mark}] {r.name:<9} {r.status:<15} {r.detail}")
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,1 @@
+"""The /admin home: today's orders, revenue, disputes due soon, failing work."""

@@ -1,0 +1,1 @@
+"""Product media: storage on S3 or local disk, renditions."""

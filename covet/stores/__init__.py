@@ -1,0 +1,1 @@
+"""Sellers' stores: currency, Stripe Connect account, commission."""

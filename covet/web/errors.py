@@ -1,0 +1,59 @@
+"""Error pages: a fragment-friendly page for people, JSON for the API, never a swapped 5xx."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, make_response, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from covet.observability import get_logger
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    401: "Please sign in to continue.",
+    403: "You do not have access to this.",
+    404: "We could not find that page.",
+    405: "That action is not allowed here.",
+    413: "That upload is too large.",
+    422: "Some fields need attention.",
+    429: "Too many requests. Wait a moment and try again.",
+    500: "Something went wrong on our side. Nothing was changed.",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(("/api/", "/webhooks/"))
+
+
+def _error_response(status: int, message: str):
+    if _wants_json():
+        return make_response(jsonify(error=message, status=status), status)
+    if status == 401 and request.headers.get("HX-Request") == "true":
+        # htmx follows HX-Redirect; never swap a login page into a table cell.
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = url_for("accounts.login", next=request.referrer or "/admin")
+        return response
+    return make_response(render_template("errors/error.html", status=status, message=message), status)
+
+
+def handle_http_error(error: HTTPException):
+    status = error.code or 500
+    message = MESSAGES.get(status, error.description or "Error")
+    if status == 413 and _wants_json():
+        message = "Request body too large."
+    return _error_response(status, message)
+
+
+def handle_csrf_error(error: CSRFError):
+    get_logger().warning("csrf_rejected", extra={"reason": error.description})
+    return _error_response(400, "Your session expired or the form was stale. Reload the page and try again.")
+
+
+def handle_unexpected(error: Exception):
+    get_logger().exception("unhandled_error")
+    return _error_response(500, MESSAGES[500])
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected)
