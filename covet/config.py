@@ -176,7 +176,7 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
         "ARGON2_TIME_COST": 3, "ARGON2_MEMORY_COST": 65536, "ARGON2_PARALLELISM": 4,
         "LOGIN_MAX_FAILURES": 5, "LOGIN_LOCK_SECONDS": 15 * 60,
-        "LOGIN_RATE_LIMIT_IP": "20 per minute", "LOGIN_RATE_LIMIT_ACCOUNT": "5 per minute",
+        "LOGIN_RATE_LIMIT_IP": "20 per minute", "LOGIN_RATE_LIMIT_ACCOUNT": "10 per minute",
         "STARTUP_CHECKS": covet_env != "testing",
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "STRIPE_CURRENCY": env.get("STRIPE_CURRENCY", "").lower() or None,

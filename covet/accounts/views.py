@@ -46,7 +46,7 @@ def login():
             return redirect(_safe_next(form.next.data), code=303)
         error = GENERIC_FAILURE
     elif request.method == "POST":
-        error = GENERIC_FAILURE if not form.errors.get("csrf_token") else "The form expired. Try again."
+        error = GENERIC_FAILURE
     status = 422 if request.method == "POST" else 200
     return render_page("accounts/login.html", form=form, error=error, status=status)
 

@@ -44,7 +44,7 @@ def handle_http_error(error: HTTPException):
 
 
 def handle_csrf_error(error: CSRFError):
-    get_logger().warning("csrf_rejected", extra={"reason": error.description})
+    get_logger().warning("csrf_rejected: %s", error.description)
     return _error_response(400, "Your session expired or the form was stale. Reload the page and try again.")
 
 

@@ -1,0 +1,194 @@
+"""Shared fixtures.
+
+Database: DATABASE_URL set (CI) → a fresh PostgreSQL database per run, built by the real migration;
+unset → a SQLite file. Redis: REDIS_URL set → real Redis (rate limits, health); unset → embedded mode.
+"""
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from flask import g, has_app_context
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from covet import create_app
+from covet.extensions import db as _db
+
+PG_URL = os.environ.get("DATABASE_URL")
+REDIS_URL = os.environ.get("REDIS_URL")
+requires_postgres = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (set DATABASE_URL)")
+requires_redis = pytest.mark.skipif(not REDIS_URL, reason="needs Redis (set REDIS_URL)")
+
+
+def make_postgres_database(base_url: str, name: str) -> str:
+    """Create an empty database next to the one in base_url; return its URL."""
+    parts = urlsplit(base_url)
+    admin = create_engine(urlunsplit(("postgresql+psycopg", parts.netloc, "/postgres", "", "")),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+
+def drop_postgres_database(base_url: str, name: str) -> None:
+    parts = urlsplit(base_url)
+    admin = create_engine(urlunsplit(("postgresql+psycopg", parts.netloc, "/postgres", "", "")),
+                          isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def environ_for_tests(database_url: str | None, tmp_path, **extra) -> dict:
+    env = {"COVET_ENV": "testing", "SECRET_KEY": "test-secret-" + "x" * 32}
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    if REDIS_URL:
+        env["REDIS_URL"] = REDIS_URL
+    env.update(extra)
+    return env
+
+
+TEST_OVERRIDES = {
+    "TESTING": True,
+    # Cheap Argon2 for speed; the same code path as production.
+    "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 8, "ARGON2_PARALLELISM": 1,
+    "STARTUP_CHECKS": False,
+}
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests never share `g` with the test's own app context (as in production)."""
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
+def build_app(database_url: str | None, instance_path, **overrides):
+    os.environ["COVET_INSTANCE_PATH"] = str(instance_path)
+    try:
+        app = create_app({**TEST_OVERRIDES, "RATELIMIT_KEY_PREFIX": f"covet-test-{uuid.uuid4().hex}", **overrides},
+                         environ=environ_for_tests(database_url, instance_path))
+    finally:
+        os.environ.pop("COVET_INSTANCE_PATH", None)
+    app.test_client_class = IsolatedClient
+    return app
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """One migrated database for the run."""
+    from flask_migrate import upgrade
+
+    if PG_URL:
+        name = f"covet_test_{os.getpid()}"
+        url = make_postgres_database(PG_URL, name)
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    app = build_app(url, tmp_path_factory.mktemp("instance"))
+    with app.app_context():
+        upgrade()
+        _db.engine.dispose()
+    yield url
+    if PG_URL:
+        drop_postgres_database(PG_URL, name)
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
+    if _db.engine.dialect.name == "postgresql":
+        _db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for name in tables:
+            _db.session.execute(text(f"DELETE FROM {name}"))
+    _db.session.commit()
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    app = build_app(database_url, tmp_path)
+    with app.app_context():
+        yield app
+        _db.session.remove()
+        _empty_tables()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf-token" content="([^"]+)"', html) or \
+        re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def make_store(db):
+    from covet.stores.models import Store
+
+    def make(slug="maison", currency="eur", **kw):
+        store = Store(name=kw.pop("name", slug.title()), slug=slug, currency=currency, **kw)
+        db.session.add(store)
+        db.session.commit()
+        return store
+    return make
+
+
+@pytest.fixture
+def make_user(db, make_store):
+    from covet.accounts.passwords import hash_password
+    from covet.accounts.models import User
+
+    def make(role="staff", email=None, store=None, password=PASSWORD, **kw):
+        if role == "merchant" and store is None:
+            store = make_store(f"store-{uuid.uuid4().hex[:6]}")
+        user = User(email=email or f"{role}-{uuid.uuid4().hex[:6]}@covet.test", role=role,
+                    password_hash=hash_password(password), store_id=store.id if store else None, **kw)
+        db.session.add(user)
+        db.session.commit()
+        return user
+    return make
+
+
+def login(client, email, password=PASSWORD, follow=False):
+    page = client.get("/admin/login")
+    return client.post("/admin/login", data={"email": email, "password": password,
+                                             "csrf_token": csrf_from(page.get_data(as_text=True))},
+                       follow_redirects=follow)
+
+
+@pytest.fixture
+def login_as(client, make_user):
+    """Sign a fresh user with `role` in on the test client; returns the user."""
+    def sign_in(role="staff", **kw):
+        user = make_user(role, **kw)
+        response = login(client, user.email)
+        assert response.status_code == 303, response.get_data(as_text=True)[:500]
+        return user
+    return sign_in
+
+
+@pytest.fixture
+def htmx_headers():
+    return {"HX-Request": "true", "HX-Request-Type": "partial"}
