@@ -101,4 +101,5 @@ def init_observability(app: Flask) -> None:
         configure_logging(app.config["LOG_LEVEL"])
     app.before_request(_start_request)
     app.after_request(_finish_request)
+    app.teardown_request(lambda _exc: clear_log_context())  # nothing leaks into the next, unrelated line
     app.extensions["covet_sentry"] = init_sentry(app.config.get("SENTRY_DSN"), app.config["COVET_ENV"])

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 
 from covet import create_app
 from covet.extensions import db as _db
+from covet.extensions import limiter
 
 PG_URL = os.environ.get("DATABASE_URL")
 REDIS_URL = os.environ.get("REDIS_URL")
@@ -74,6 +75,9 @@ class IsolatedClient(FlaskClient):
 
 def build_app(database_url: str | None, instance_path, **overrides):
     os.environ["COVET_INSTANCE_PATH"] = str(instance_path)
+    # Flask-Limiter keeps the first app's key prefix on its global object; each test app gets its own
+    # prefix so counters in a shared Redis never leak between tests.
+    limiter._key_prefix = ""
     try:
         app = create_app({**TEST_OVERRIDES, "RATELIMIT_KEY_PREFIX": f"covet-test-{uuid.uuid4().hex}", **overrides},
                          environ=environ_for_tests(database_url, instance_path))
