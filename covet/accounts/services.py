@@ -109,9 +109,9 @@ def create_user(email: str, password: str, role: str, actor: Actor, store_slug: 
     """Create a back-office user; merchants belong to exactly one store."""
     errors = {}
     try:
-        email = validate_email(
-            email, check_deliverability=False,
-            test_environment=current_app.config["COVET_ENV"] != "production")  # allow @….test outside production.normalized.lower()
+        # @….test addresses (demo, tests) are allowed outside production.
+        email = validate_email(email, check_deliverability=False,
+                               test_environment=current_app.config["COVET_ENV"] != "production").normalized.lower()
     except EmailNotValidError as exc:
         errors["email"] = str(exc)
     if "email" not in errors and find_user_by_email(email):
