@@ -50,8 +50,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from covet.accounts.views import bp as accounts_bp
     from covet.accounts.admin_views import bp as users_bp
+    from covet.accounts.views import bp as accounts_bp
     from covet.dashboard.views import bp as dashboard_bp
     from covet.ops.views import bp as ops_bp
     from covet.stores.views import bp as stores_bp

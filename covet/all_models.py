@@ -5,8 +5,7 @@ from covet.catalog.models import InventoryAdjustment, OptionValue, Product, Prod
 from covet.disputes.models import Dispute, DisputeFile  # noqa: F401
 from covet.media.models import Media  # noqa: F401
 from covet.notifications.models import EmailOutbox  # noqa: F401
-from covet.orders.models import (Customer, Fulfilment, FulfilmentLine, Order, OrderLine, OrderNote,  # noqa: F401
-                                 OrderTag)
+from covet.orders.models import Customer, Fulfilment, FulfilmentLine, Order, OrderLine, OrderNote, OrderTag  # noqa: F401
 from covet.payments.models import Payment, Refund, Transfer  # noqa: F401
 from covet.payouts.models import Payout  # noqa: F401
 from covet.storefront.models import PriceAlert  # noqa: F401

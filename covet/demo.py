@@ -28,7 +28,8 @@ from covet.stores.models import Store
 STORES = [("Maison Lune", "maison-lune", "eur", 1200), ("Atelier Noor", "atelier-noor", "usd", 1000),
           ("Kestrel & Co", "kestrel-co", "gbp", 900)]
 PRODUCTS = [  # title, brand, type, base price (minor units), options
-    ("Silk Evening Dress", "Maison Lune", "Dress", 129000, {"Size": ["XS", "S", "M", "L"], "Colour": ["Noir", "Ivory"]}),
+    ("Silk Evening Dress", "Maison Lune", "Dress", 129000,
+     {"Size": ["XS", "S", "M", "L"], "Colour": ["Noir", "Ivory"]}),
     ("Cashmere Wrap", "Maison Lune", "Scarf", 42000, {"Colour": ["Camel", "Charcoal", "Rose"]}),
     ("Leather Tote", "Atelier Noor", "Bag", 89000, {"Colour": ["Black", "Cognac"]}),
     ("Gold Hoop Earrings", "Atelier Noor", "Jewellery", 35000, {"Size": ["Small", "Large"]}),
@@ -173,15 +174,16 @@ def _order(number, shape, created, customer, variants, rng) -> Order:
                   shipping_address={"line1": "12 Rue de la Paix", "city": "Paris", "postal_code": "75002",
                                     "country": "FR"})
     for line in lines:
-        line.quantity_fulfilled = {"fulfilled": line.quantity, "partial": min(1, line.quantity)}.get(fulfilment_status, 0)
+        shipped = {"fulfilled": line.quantity, "partial": min(1, line.quantity)}
+        line.quantity_fulfilled = shipped.get(fulfilment_status, 0)
     if number % 5 == 0:
         order.tags.append(OrderTag(tag="vip"))
     db.session.add(order)
     db.session.flush()
     if payment_status != "unpaid":
         db.session.add(Payment(order_id=order.id, checkout_session_id=f"cs_demo_{number}",
-                               payment_intent_id=f"pi_demo_{number}", charge_id=f"ch_demo_CV-{number}" if paid else None,
-                               amount=total, currency=currency,
+                               payment_intent_id=f"pi_demo_{number}",
+                               charge_id=f"ch_demo_CV-{number}" if paid else None, amount=total, currency=currency,
                                status={"pending": "pending", "failed": "failed"}.get(payment_status, "succeeded")))
     if refunded:
         db.session.add(Refund(order_id=order.id, amount=refunded, currency=currency, status="succeeded",

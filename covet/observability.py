@@ -11,7 +11,7 @@ from contextvars import ContextVar
 
 from flask import Flask, Response, g, has_request_context, request
 
-_request_context: ContextVar[dict] = ContextVar("covet_log_context", default={})
+_request_context: ContextVar[dict | None] = ContextVar("covet_log_context", default=None)
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 _STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -26,7 +26,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update(_request_context.get())
+        entry.update(_request_context.get() or {})
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
                 entry[key] = value
@@ -45,11 +45,11 @@ def get_logger(name: str = "covet") -> logging.Logger:
 
 def bind_log_context(**values) -> None:
     """Add fields to every log line for the rest of this request or job."""
-    _request_context.set({**_request_context.get(), **values})
+    _request_context.set({**(_request_context.get() or {}), **values})
 
 
 def clear_log_context() -> None:
-    _request_context.set({})
+    _request_context.set(None)
 
 
 def configure_logging(level: str = "INFO", stream=None) -> None:

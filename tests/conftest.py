@@ -21,8 +21,21 @@ from covet.extensions import limiter
 
 PG_URL = os.environ.get("DATABASE_URL")
 REDIS_URL = os.environ.get("REDIS_URL")
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+if os.environ.get("COVET_REQUIRE_SERVICES") == "1":
+    # CI: a test silently skipped for want of a service would hide a failure.
+    missing = [name for name, ok in (("DATABASE_URL", PG_URL), ("REDIS_URL", REDIS_URL),
+                                     (CHROMIUM, os.path.exists(CHROMIUM))) if not ok]
+    if missing:
+        raise RuntimeError(f"COVET_REQUIRE_SERVICES=1 but missing: {', '.join(missing)}")
 requires_postgres = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (set DATABASE_URL)")
 requires_redis = pytest.mark.skipif(not REDIS_URL, reason="needs Redis (set REDIS_URL)")
+
+
+def pytest_report_header(config):
+    return [f"covet database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (PostgreSQL-only tests skipped)'}",
+            f"covet redis: {REDIS_URL or 'none (embedded mode; Redis-only tests skipped)'}",
+            f"covet browser: {CHROMIUM if os.path.exists(CHROMIUM) else 'no Chromium (browser tests skipped)'}"]
 
 
 def make_postgres_database(base_url: str, name: str) -> str:
@@ -161,8 +174,8 @@ def make_store(db):
 
 @pytest.fixture
 def make_user(db, make_store):
-    from covet.accounts.passwords import hash_password
     from covet.accounts.models import User
+    from covet.accounts.passwords import hash_password
 
     def make(role="staff", email=None, store=None, password=PASSWORD, **kw):
         if role == "merchant" and store is None:

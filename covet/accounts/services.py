@@ -9,8 +9,13 @@ from flask import current_app
 from sqlalchemy import select
 
 from covet.accounts.models import ROLES, User, new_session_token
-from covet.accounts.passwords import (burn_verification_time, hash_password, needs_rehash, password_problem,
-                                      verify_password)
+from covet.accounts.passwords import (
+    burn_verification_time,
+    hash_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
 from covet.audit.services import Actor, record
 from covet.dbtypes import utcnow
 from covet.extensions import db

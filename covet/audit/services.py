@@ -19,11 +19,11 @@ class Actor:
     request_id: str | None = None
 
     @classmethod
-    def system(cls, name: str = "system") -> "Actor":
+    def system(cls, name: str = "system") -> Actor:
         return cls(user_id=None, email=name, role="system")
 
     @classmethod
-    def for_user(cls, user, ip: str | None = None, request_id: str | None = None) -> "Actor":
+    def for_user(cls, user, ip: str | None = None, request_id: str | None = None) -> Actor:
         return cls(user_id=user.id, email=user.email, role=user.role, store_id=user.store_id, ip=ip,
                    request_id=request_id)
 

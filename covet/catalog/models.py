@@ -1,8 +1,18 @@
 """Products, options, variants and the stock ledger."""
 import datetime as dt
 
-from sqlalchemy import (Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from covet.dbtypes import Currency, JSONType, TimestampMixin, UTCDateTime, enum_check, utcnow

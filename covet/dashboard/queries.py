@@ -54,7 +54,7 @@ def today_summary(store_id: int | None) -> dict:
 def revenue_by_day(store_id: int | None, days: int = 30) -> tuple[str | None, list[DayRevenue]]:
     """Paid revenue per UTC day for the last `days` days, in the currency with most revenue."""
     today = utcnow().date()
-    start = dt.datetime.combine(today - dt.timedelta(days=days - 1), dt.time(), tzinfo=dt.timezone.utc)
+    start = dt.datetime.combine(today - dt.timedelta(days=days - 1), dt.time(), tzinfo=dt.UTC)
     amount, base = _revenue_source(store_id)
     day = _utc_day(Order.paid_at)
     rows = db.session.execute(

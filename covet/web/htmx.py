@@ -37,7 +37,14 @@ def toast(message: str, level: str = "success") -> None:
 
 
 def redirect_after_post(location: str) -> Response:
-    """Post/redirect/get: 303 for a plain form, HX-Redirect for htmx."""
+    """Post/redirect/get: 303 for a plain form, HX-Redirect for htmx.
+
+    A toast queued for this response would die with the page being left, so it becomes a flash
+    message shown on the page we go to.
+    """
+    pending = g.get("hx_triggers", {}).pop("toast", None)
+    if pending:
+        flash(pending["message"], pending["level"])
     if request.headers.get("HX-Request") == "true":
         response = make_response("", 204)
         response.headers["HX-Redirect"] = location

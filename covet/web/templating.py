@@ -32,7 +32,7 @@ def format_money(amount: int | None, currency: str) -> str:
 
 
 def format_datetime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
-    return value.astimezone(dt.timezone.utc).strftime(fmt) if value else "—"
+    return value.astimezone(dt.UTC).strftime(fmt) if value else "—"
 
 
 def navigation() -> list[tuple[str, str, bool]]:
