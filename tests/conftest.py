@@ -38,25 +38,26 @@ def pytest_report_header(config):
             f"covet browser: {CHROMIUM if os.path.exists(CHROMIUM) else 'no Chromium (browser tests skipped)'}"]
 
 
-def make_postgres_database(base_url: str, name: str) -> str:
-    """Create an empty database next to the one in base_url; return its URL."""
+def _run_on_server(base_url: str, *statements: str) -> None:
+    """Run statements on the server's `postgres` database, outside a transaction."""
     parts = urlsplit(base_url)
     admin = create_engine(urlunsplit(("postgresql+psycopg", parts.netloc, "/postgres", "", "")),
                           isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        for statement in statements:
+            conn.execute(text(statement))
     admin.dispose()
+
+
+def make_postgres_database(base_url: str, name: str) -> str:
+    """Create an empty database next to the one in base_url; return its URL."""
+    _run_on_server(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    parts = urlsplit(base_url)
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
 
 
 def drop_postgres_database(base_url: str, name: str) -> None:
-    parts = urlsplit(base_url)
-    admin = create_engine(urlunsplit(("postgresql+psycopg", parts.netloc, "/postgres", "", "")),
-                          isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    _run_on_server(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def environ_for_tests(database_url: str | None, tmp_path, **extra) -> dict:

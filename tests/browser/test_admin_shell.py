@@ -22,6 +22,13 @@ def _sign_in(page, base, email, password=PASSWORD):
     page.click("button[type=submit]")
 
 
+def _submit_password_form(page, current, new, confirm=None):
+    page.fill("input[name=current_password]", current)
+    page.fill("input[name=new_password]", new)
+    page.fill("input[name=confirm_password]", new if confirm is None else confirm)
+    page.click("#password-form button[type=submit]")
+
+
 def test_sign_in_change_password_with_htmx_and_sign_out(live_server, page_factory, make_user):
     user = make_user("merchant", name="Margot Lune")
     page = page_factory()
@@ -36,19 +43,13 @@ def test_sign_in_change_password_with_htmx_and_sign_out(live_server, page_factor
 
     page.click("nav a:has-text('Password')")
     page.evaluate("window.__sameDocument = true")  # survives only if htmx swaps instead of navigating
-    page.fill("input[name=current_password]", "not my password")
-    page.fill("input[name=new_password]", "short")
-    page.fill("input[name=confirm_password]", "short")
-    page.click("#password-form button[type=submit]")
+    _submit_password_form(page, "not my password", "short")
     expect(page.locator("#current_password-error")).to_have_text("That is not your current password.")
     expect(page.locator("#new_password-error")).to_contain_text("at least 12 characters")
     assert page.evaluate("window.__sameDocument") is True  # swapped in place; CSRF header was accepted
     _shot(page, "password-errors")
 
-    page.fill("input[name=current_password]", PASSWORD)
-    page.fill("input[name=new_password]", "a far better passphrase")
-    page.fill("input[name=confirm_password]", "a far better passphrase")
-    page.click("#password-form button[type=submit]")
+    _submit_password_form(page, PASSWORD, "a far better passphrase")
     expect(page.locator(".flash-success")).to_contain_text("Password changed")
 
     page.click("text=Sign out")
@@ -66,15 +67,9 @@ def test_everything_works_without_javascript(live_server, page_factory, make_use
     page.click("nav a:has-text('Users')")
     expect(page.locator(f"#user-row-{user.id}")).to_contain_text(user.email)
     page.click("nav a:has-text('Password')")
-    page.fill("input[name=current_password]", "wrong one")
-    page.fill("input[name=new_password]", "another fine passphrase")
-    page.fill("input[name=confirm_password]", "another fine passphrase")
-    page.click("#password-form button[type=submit]")
+    _submit_password_form(page, "wrong one", "another fine passphrase")
     expect(page.locator("#current_password-error")).to_be_visible()
-    page.fill("input[name=current_password]", PASSWORD)
-    page.fill("input[name=new_password]", "another fine passphrase")
-    page.fill("input[name=confirm_password]", "another fine passphrase")
-    page.click("#password-form button[type=submit]")
+    _submit_password_form(page, PASSWORD, "another fine passphrase")
     expect(page.locator(".flash-success")).to_contain_text("Password changed")
     page.click("text=Sign out")
     expect(page.locator("h1")).to_have_text("Sign in")
