@@ -18,6 +18,7 @@ ENV_VARS = (
     "CLOUDFRONT_DOMAIN", "CLOUDFRONT_DISTRIBUTION_ID", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
     "STRIPE_PUBLISHABLE_KEY", "STRIPE_CURRENCY", "RESEND_API_KEY", "EMAIL_FROM", "SMTP_URL",
     "SENTRY_DSN", "REVALIDATE_URL", "REVALIDATE_SECRET", "COVET_ENV", "LOG_LEVEL", "PROXY_COUNT",
+    "PUBLIC_URL",
 )
 
 # Prisma-style options from the seeds that libpq does not understand; consumed here.
@@ -91,7 +92,7 @@ def _check_formats(env: dict) -> None:
         _need(bool(region), "AWS_REGION", "required when AWS_S3_BUCKET is set")
     _need(not env.get("AWS_S3_SSE_KMS_KEY_ID") or bool(env.get("AWS_S3_BUCKET")), "AWS_S3_SSE_KMS_KEY_ID",
           "set AWS_S3_BUCKET too (the key encrypts that bucket's uploads)")
-    for var in ("AWS_ENDPOINT_URL", "REVALIDATE_URL"):
+    for var in ("AWS_ENDPOINT_URL", "REVALIDATE_URL", "PUBLIC_URL"):
         if env.get(var):
             _need(urlsplit(env[var]).scheme in ("http", "https") and bool(urlsplit(env[var]).netloc), var,
                   "must be an http(s) URL")
@@ -181,6 +182,8 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "STRIPE_CURRENCY": env.get("STRIPE_CURRENCY", "").lower() or None,
         "EMAIL_FROM": env.get("EMAIL_FROM", "Covet <noreply@covet.local>"),
+        # Absolute links in emails (unsubscribe, admin links) start here.
+        "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
     }
     for var in ENV_VARS:
         cfg.setdefault(var, env.get(var))

@@ -28,6 +28,8 @@ class EmailOutbox(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     provider: Mapped[str | None] = mapped_column(String(16))
     provider_id: Mapped[str | None] = mapped_column(String(255))
+    # A delivery in progress holds the row until then; a worker killed mid-send lets it go when it passes.
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import text
 
 from covet.extensions import db
+from covet.redis_client import get_redis
 
 
 @dataclass
@@ -32,20 +33,6 @@ def _timed(name: str, required: bool, probe) -> CheckResult:
     return CheckResult(name, status, round((time.perf_counter() - started) * 1000, 2), detail, required)
 
 
-def redis_connection(app: Flask):
-    """A Redis client with short timeouts, or None in embedded mode."""
-    url = app.config.get("REDIS_URL")
-    if not url:
-        return None
-    client = app.extensions.get("covet_redis")
-    if client is None:
-        import redis
-
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2, health_check_interval=30)
-        app.extensions["covet_redis"] = client
-    return client
-
-
 def check_database(app: Flask) -> CheckResult:
     def probe():
         db.session.execute(text("SELECT 1"))
@@ -55,7 +42,7 @@ def check_database(app: Flask) -> CheckResult:
 
 
 def check_redis(app: Flask) -> CheckResult:
-    client = redis_connection(app)
+    client = get_redis(app)
     if client is None:
         return CheckResult("redis", "embedded", None, "REDIS_URL unset: jobs run in-process, limits in memory", False)
     return _timed("redis", True, lambda: ("ok" if client.ping() else "down", ""))
@@ -91,7 +78,7 @@ def check_stripe(app: Flask) -> CheckResult:
 
 
 def check_queues(app: Flask) -> CheckResult:
-    client = redis_connection(app)
+    client = get_redis(app)
     if client is None:
         return CheckResult("queues", "embedded", None, "jobs run in-process", False)
 

@@ -1,0 +1,207 @@
+"""Job functions, enqueue-after-commit through the outbox, and delivery to RQ or the in-process runner."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import wraps
+
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import delete, event, select, update
+from sqlalchemy.orm import Session
+
+from covet.dbtypes import utcnow
+from covet.extensions import db
+from covet.jobs.models import JobOutbox
+from covet.observability import bind_log_context, get_logger
+
+QUEUES = ("high", "default", "low")
+LEASE = dt.timedelta(seconds=60)
+_PRIMITIVES = (int, str, float, bool, type(None))
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    queue: str
+    timeout: int
+    retry_intervals: tuple[int, ...]
+
+
+def job(queue: str = "default", timeout: int = 60, retry: tuple[int, ...] = (10, 60, 300)):
+    """Declare an RQ entry point: its queue, timeout and retry backoff; it runs in its own app context."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue}")
+
+    def decorate(fn: Callable) -> Callable:
+        @wraps(fn)
+        def run(*args, **kwargs):
+            with job_app_context():
+                return fn(*args, **kwargs)
+
+        run.spec = JobSpec(queue, timeout, tuple(retry))
+        run.path = f"{fn.__module__}.{fn.__qualname__}"
+        return run
+
+    return decorate
+
+
+# --- the app a worker process runs jobs in -------------------------------------------------------
+_process_app: dict = {}
+
+
+def worker_app() -> Flask:
+    """The app for jobs in this process; a forked work horse drops the parent's pooled connections."""
+    if "app" not in _process_app:
+        from covet import create_app
+
+        _process_app["app"] = create_app()
+        _process_app["pid"] = os.getpid()
+    app = _process_app["app"]
+    if _process_app["pid"] != os.getpid():
+        with app.app_context():
+            db.engine.dispose(close=False)  # never use a connection opened before the fork
+        _process_app["pid"] = os.getpid()
+    return app
+
+
+def use_worker_app(app: Flask) -> None:
+    """Run jobs in this process with `app` (worker.py, tests)."""
+    _process_app.update(app=app, pid=os.getpid())
+
+
+@contextmanager
+def job_app_context():
+    if has_app_context():
+        yield
+        return
+    app = worker_app()
+    with app.app_context():
+        from rq import get_current_job
+
+        current = get_current_job()
+        bind_log_context(job_id=current.id if current else None)
+        try:
+            yield
+        finally:
+            db.session.remove()
+
+
+# --- enqueue ------------------------------------------------------------------------------------
+def enqueue(fn: Callable, *args, delay_seconds: int = 0, **kwargs) -> JobOutbox:
+    """Queue `fn(*args, **kwargs)` to run after the current transaction commits; ids, not objects."""
+    spec: JobSpec = getattr(fn, "spec", None)
+    if spec is None:
+        raise TypeError(f"{fn!r} is not a @job function")
+    for value in (*args, *kwargs.values()):
+        if not isinstance(value, _PRIMITIVES):
+            raise TypeError(f"job arguments must be ids or plain values, got {type(value).__name__}")
+    row = JobOutbox(job_id=uuid.uuid4().hex, func=fn.path, args=list(args), kwargs=kwargs, queue=spec.queue,
+                    timeout=spec.timeout, retry_intervals=list(spec.retry_intervals), delay_seconds=delay_seconds)
+    db.session.add(row)
+    db.session.info.setdefault("covet_jobs", []).append(row)
+    return row
+
+
+@event.listens_for(Session, "before_commit")
+def _collect_jobs(session: Session) -> None:
+    rows = session.info.get("covet_jobs")
+    if rows:
+        session.flush()
+        session.info["covet_job_ids"] = [row.id for row in rows]
+
+
+@event.listens_for(Session, "after_commit")
+def _deliver_committed_jobs(session: Session) -> None:
+    session.info.pop("covet_jobs", None)
+    ids = session.info.pop("covet_job_ids", None)
+    if ids and has_app_context():
+        deliver(current_app._get_current_object(), ids)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back_jobs(session: Session) -> None:
+    session.info.pop("covet_jobs", None)
+    session.info.pop("covet_job_ids", None)
+
+
+# --- delivery -----------------------------------------------------------------------------------
+def claim(app: Flask, ids: list[int] | None = None, limit: int = 100) -> list[JobOutbox]:
+    """Lock pending rows (all given ids, or the due ones) for this process; return them."""
+    now = utcnow()
+    with Session(db.engine, expire_on_commit=False) as session:
+        due = (JobOutbox.status == "pending") & (JobOutbox.locked_until.is_(None) | (JobOutbox.locked_until < now))
+        if ids is None:
+            ids = list(session.scalars(select(JobOutbox.id).where(due).order_by(JobOutbox.id).limit(limit)))
+        if not ids:
+            return []
+        claimed = session.scalars(update(JobOutbox).where(JobOutbox.id.in_(ids), due)
+                                  .values(locked_until=now + LEASE).returning(JobOutbox)).all()
+        session.commit()
+        return list(claimed)
+
+
+def deliver(app: Flask, ids: list[int] | None = None) -> int:
+    """Hand outbox rows to RQ (or the in-process runner); rows that fail stay for the next flush."""
+    rows = claim(app, ids)
+    if not rows:
+        return 0
+    from covet.redis_client import get_redis
+
+    connection = get_redis(app)
+    if connection is None:
+        from covet.jobs.embedded import run_soon
+
+        for row in rows:
+            run_soon(app, row.id)
+        return len(rows)
+    return _push_to_rq(connection, rows)
+
+
+def _push_to_rq(connection, rows: list[JobOutbox]) -> int:
+    from rq import Queue, Retry
+
+    pushed, failed = [], {}
+    for row in rows:
+        retry = Retry(max=len(row.retry_intervals), interval=row.retry_intervals) if row.retry_intervals else None
+        options = dict(args=row.args, kwargs=row.kwargs, job_id=row.job_id, job_timeout=row.timeout,
+                       retry=retry, failure_ttl=7 * 24 * 3600, result_ttl=24 * 3600)
+        try:
+            queue = Queue(row.queue, connection=connection)
+            if row.delay_seconds:
+                queue.enqueue_in(dt.timedelta(seconds=row.delay_seconds), row.func, **options)
+            else:
+                queue.enqueue(row.func, **options)
+            pushed.append(row.id)
+        except Exception as exc:  # Redis down: keep the row for the next flush
+            failed[row.id] = f"{type(exc).__name__}: {exc}"[:500]
+    _settle(pushed, failed)
+    if failed:
+        get_logger("covet.jobs").warning("enqueue_deferred", extra={"count": len(failed)})
+    return len(pushed)
+
+
+def _settle(done: list[int], failed: dict[int, str], backoff: dt.timedelta | None = None) -> None:
+    """Delete delivered rows; release failed ones (after `backoff`) with their error."""
+    with Session(db.engine) as session:
+        if done:
+            session.execute(delete(JobOutbox).where(JobOutbox.id.in_(done)))
+        for row_id, error in failed.items():
+            session.execute(update(JobOutbox).where(JobOutbox.id == row_id).values(
+                attempts=JobOutbox.attempts + 1, last_error=error,
+                locked_until=utcnow() + backoff if backoff else None))
+        session.commit()
+
+
+def flush_outbox(app: Flask | None = None, limit: int = 500) -> int:
+    """Deliver every due outbox row (run by the scheduler, and by `flask covet jobs flush`)."""
+    app = app or current_app._get_current_object()
+    delivered = 0
+    while True:
+        count = deliver(app, None) if limit > 0 else 0
+        delivered += count
+        limit -= 100
+        if count == 0 or limit <= 0:
+            return delivered
