@@ -53,10 +53,11 @@ def register_blueprints(app: Flask) -> None:
     from covet.accounts.admin_views import bp as users_bp
     from covet.accounts.views import bp as accounts_bp
     from covet.dashboard.views import bp as dashboard_bp
+    from covet.jobs.views import bp as jobs_bp
     from covet.ops.views import bp as ops_bp
     from covet.stores.views import bp as stores_bp
 
-    for bp in (accounts_bp, users_bp, dashboard_bp, ops_bp, stores_bp):
+    for bp in (accounts_bp, users_bp, dashboard_bp, jobs_bp, ops_bp, stores_bp):
         app.register_blueprint(bp)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from covet import create_app
 from covet.extensions import db as _db
 from covet.extensions import limiter
+from covet.jobs.embedded import wait_for_embedded_jobs
 
 PG_URL = os.environ.get("DATABASE_URL")
 REDIS_URL = os.environ.get("REDIS_URL")
@@ -135,6 +136,7 @@ def app(database_url, tmp_path):
     app = build_app(database_url, tmp_path)
     with app.app_context():
         yield app
+        wait_for_embedded_jobs()
         _db.session.remove()
         _empty_tables()
         _db.engine.dispose()
@@ -210,3 +212,22 @@ def login_as(client, make_user):
 @pytest.fixture
 def htmx_headers():
     return {"HX-Request": "true", "HX-Request-Type": "partial"}
+
+
+@pytest.fixture
+def redis_conn():
+    """Real Redis with RQ's and Covet's keys cleared before and after; skips without REDIS_URL."""
+    if not REDIS_URL:
+        pytest.skip("needs Redis (set REDIS_URL)")
+    import redis
+
+    connection = redis.Redis.from_url(REDIS_URL)
+
+    def clear():
+        for pattern in ("rq:*", "covet:*"):
+            keys = list(connection.scan_iter(pattern, count=1000))
+            if keys:
+                connection.delete(*keys)
+    clear()
+    yield connection
+    clear()

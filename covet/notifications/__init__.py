@@ -1,1 +1,1 @@
-
+"""Transactional email: templates, backends (SMTP, Resend, console) and the outbox."""

@@ -11,6 +11,7 @@ NAVIGATION = (
     ("dashboard.home", "Dashboard", ("admin", "staff", "merchant")),
     ("stores.store_list", "Stores", ("admin", "staff", "merchant")),
     ("users.user_list", "Users", ("admin",)),
+    ("jobs.jobs_index", "Jobs", ("admin",)),
     ("accounts.password_change", "Password", ("admin", "staff", "merchant")),
 )
 

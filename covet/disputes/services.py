@@ -1,0 +1,55 @@
+"""Dispute use cases."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from covet.accounts.models import User
+from covet.dbtypes import utcnow
+from covet.disputes.models import Dispute
+from covet.extensions import db
+from covet.notifications.services import queue_email
+from covet.orders.models import OrderLine
+from covet.stores.models import Store
+
+OPEN_STATUSES = ("needs_response", "warning_needs_response")
+# Remind when the deadline is this close; each window sends once per dispute and recipient.
+REMINDER_WINDOWS = (("72h", dt.timedelta(hours=72)), ("24h", dt.timedelta(hours=24)))
+
+
+def dispute_recipients(dispute: Dispute) -> list[str]:
+    """Staff and admins, plus the merchants and support address of every store in the order."""
+    staff = db.session.scalars(select(User.email).where(User.active.is_(True), User.role.in_(("admin", "staff"))))
+    emails = set(staff)
+    if dispute.order_id:
+        store_ids = select(OrderLine.store_id).where(OrderLine.order_id == dispute.order_id)
+        emails |= set(db.session.scalars(select(User.email).where(User.active.is_(True), User.role == "merchant",
+                                                                  User.store_id.in_(store_ids))))
+        emails |= {e for e in db.session.scalars(select(Store.support_email).where(Store.id.in_(store_ids))) if e}
+    return sorted(emails)
+
+
+def dispute_email_context(dispute: Dispute, reminder: bool) -> dict:
+    return {"order_number": dispute.order.number if dispute.order else dispute.charge_id,
+            "amount": dispute.amount, "currency": dispute.currency, "reason": dispute.reason,
+            "evidence_due_by": dispute.evidence_due_by.isoformat() if dispute.evidence_due_by else "",
+            "dispute_url": f"/admin/disputes/{dispute.id}", "reminder": reminder}
+
+
+def send_deadline_reminders(now: dt.datetime | None = None) -> int:
+    """Queue reminder emails for open disputes whose evidence is due within a reminder window."""
+    now = now or utcnow()
+    widest = max(window for _, window in REMINDER_WINDOWS)
+    disputes = db.session.scalars(select(Dispute).where(Dispute.status.in_(OPEN_STATUSES),
+                                                        Dispute.evidence_due_by > now,
+                                                        Dispute.evidence_due_by <= now + widest))
+    queued = 0
+    for dispute in disputes:
+        label = min((w for w in REMINDER_WINDOWS if dispute.evidence_due_by <= now + w[1]), key=lambda w: w[1])[0]
+        context = dispute_email_context(dispute, reminder=True)
+        for email in dispute_recipients(dispute):
+            queue_email("dispute_opened", email, context, f"dispute-reminder:{dispute.id}:{label}:{email}")
+            queued += 1
+    db.session.commit()
+    return queued

@@ -1,0 +1,65 @@
+"""Scheduled work on RQ's scheduler: each run books the next one, in a time slot whose job id is fixed,
+so any number of workers starting up (or a run retried) never books the same slot twice."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from covet.jobs.core import flush_outbox, job
+
+
+def _flush_outbox() -> int:
+    return flush_outbox()
+
+
+def _requeue_stalled_emails() -> int:
+    from covet.notifications.services import requeue_stalled
+
+    return requeue_stalled()
+
+
+def _dispute_reminders() -> int:
+    from covet.disputes.services import send_deadline_reminders
+
+    return send_deadline_reminders()
+
+
+# name → (what to run, every N seconds, queue)
+SCHEDULE: dict[str, tuple[Callable[[], int], int, str]] = {
+    "flush-job-outbox": (_flush_outbox, 30, "high"),
+    "requeue-stalled-emails": (_requeue_stalled_emails, 60, "high"),
+    "dispute-deadline-reminders": (_dispute_reminders, 3600, "low"),
+}
+
+
+def next_slot(name: str, now: dt.datetime) -> tuple[str, dt.datetime]:
+    every = SCHEDULE[name][1]
+    slot = int(now.timestamp() // every) + 1
+    return f"periodic:{name}:{slot}", dt.datetime.fromtimestamp(slot * every, tz=dt.UTC)
+
+
+def book(connection, name: str, now: dt.datetime | None = None) -> str:
+    """Book the next run of `name` on RQ's scheduler (idempotent per slot)."""
+    from rq import Queue
+
+    job_id, run_at = next_slot(name, now or dt.datetime.now(dt.UTC))
+    queue = Queue(SCHEDULE[name][2], connection=connection)
+    queue.enqueue_at(run_at, run_periodic.path, name, job_id=job_id, job_timeout=run_periodic.spec.timeout,
+                     result_ttl=3600, failure_ttl=7 * 24 * 3600)
+    return job_id
+
+
+def book_all(connection) -> list[str]:
+    """Called when a worker starts: make sure every scheduled task has its next run booked."""
+    return [book(connection, name) for name in SCHEDULE]
+
+
+@job(queue="high", timeout=300, retry=())
+def run_periodic(name: str) -> int:
+    """Book the next run first (a failure must not break the chain), then do the work."""
+    from covet.redis_client import get_redis
+
+    connection = get_redis()
+    if connection is not None:
+        book(connection, name)
+    return SCHEDULE[name][0]()

@@ -1,0 +1,72 @@
+"""/admin/jobs: queues, workers, scheduled and failed jobs, with Retry and Delete."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, url_for
+
+from covet.jobs import queries, services
+from covet.redis_client import get_redis
+from covet.web.actor import current_actor
+from covet.web.htmx import is_fragment_request, redirect_after_post, render_page, toast, trigger
+from covet.web.policy import allow
+
+bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
+
+
+@bp.get("/")
+@allow("admin")
+def jobs_index():
+    """Everything about background work on one page."""
+    connection = get_redis()
+    context = {"embedded": connection is None, "outbox": queries.outbox_summary()}
+    if connection is not None:
+        context.update(queues=queries.queue_overview(connection), workers=queries.workers(connection),
+                       scheduled=queries.scheduled_jobs(connection), failed=queries.failed_jobs(connection))
+    return render_page("jobs/index.html", "failed_jobs", **context)
+
+
+def _act(action, key, done_message: str):
+    """Run an admin action; htmx gets the row removed and a toast, a plain form a redirect."""
+    try:
+        action(key)
+    except services.JobNotFound:
+        abort(404)
+    toast(done_message)
+    if is_fragment_request():
+        trigger("jobs-changed")
+        return ""
+    return redirect_after_post(url_for("jobs.jobs_index"))
+
+
+@bp.post("/failed/<job_id>/retry")
+@allow("admin")
+def failed_job_retry(job_id: str):
+    """Put a failed job back on its queue."""
+    return _act(lambda k: services.retry_failed_job(_redis_or_404(), k, current_actor()), job_id, "Job queued again.")
+
+
+@bp.post("/failed/<job_id>/delete")
+@allow("admin")
+def failed_job_delete(job_id: str):
+    """Delete a failed job."""
+    return _act(lambda k: services.delete_failed_job(_redis_or_404(), k, current_actor()), job_id, "Job deleted.")
+
+
+@bp.post("/outbox/<int:row_id>/retry")
+@allow("admin")
+def outbox_retry(row_id: int):
+    """Run a failed in-process job again."""
+    return _act(lambda k: services.retry_outbox_row(k, current_actor()), row_id, "Job queued again.")
+
+
+@bp.post("/outbox/<int:row_id>/delete")
+@allow("admin")
+def outbox_delete(row_id: int):
+    """Delete a failed in-process job."""
+    return _act(lambda k: services.delete_outbox_row(k, current_actor()), row_id, "Job deleted.")
+
+
+def _redis_or_404():
+    connection = get_redis()
+    if connection is None:
+        abort(404)
+    return connection

@@ -1,0 +1,32 @@
+"""Job functions used by the tests (importable by RQ workers, including a subprocess worker)."""
+from sqlalchemy import select
+
+from covet.extensions import db
+from covet.jobs import job
+from covet.stores.models import Store
+
+
+@job(queue="default", timeout=30, retry=())
+def rename_store(store_id: int, name: str) -> str:
+    """Write something we can see: the store's name."""
+    store = db.session.get(Store, store_id)
+    store.name = name
+    db.session.commit()
+    return name
+
+
+@job(queue="default", timeout=30, retry=())
+def fail_unless_store_named(store_id: int, expected: str) -> str:
+    """Fail until the store has the expected name (lets a test fix the cause, then retry)."""
+    name = db.session.scalar(select(Store.name).where(Store.id == store_id))
+    if name != expected:
+        raise RuntimeError(f"store {store_id} is named {name!r}, not {expected!r}")
+    store = db.session.get(Store, store_id)
+    store.support_email = "done@covet.test"
+    db.session.commit()
+    return "ok"
+
+
+@job(queue="high", timeout=30, retry=(1, 1))
+def always_fails() -> None:
+    raise RuntimeError("boom")
