@@ -9,7 +9,7 @@ from covet.jobs.core import QUEUES
 from covet.jobs.models import JobOutbox
 
 
-class JobNotFound(LookupError):
+class JobNotFoundError(LookupError):
     """No failed job with that id."""
 
 
@@ -21,7 +21,7 @@ def _failed_registry_of(connection, job_id: str):
         registry = FailedJobRegistry(queue=Queue(name, connection=connection))
         if job_id in registry:
             return registry
-    raise JobNotFound(job_id)
+    raise JobNotFoundError(job_id)
 
 
 def retry_failed_job(connection, job_id: str, actor: Actor) -> None:
@@ -47,7 +47,7 @@ def retry_outbox_row(row_id: int, actor: Actor) -> None:
     changed = db.session.execute(update(JobOutbox).where(JobOutbox.id == row_id, JobOutbox.status == "failed")
                                  .values(status="pending", attempts=0, locked_until=None)).rowcount
     if not changed:
-        raise JobNotFound(str(row_id))
+        raise JobNotFoundError(str(row_id))
     record(actor, "job.retried", "job_outbox", row_id)
     db.session.commit()
     from flask import current_app
@@ -57,6 +57,6 @@ def retry_outbox_row(row_id: int, actor: Actor) -> None:
 
 def delete_outbox_row(row_id: int, actor: Actor) -> None:
     if not db.session.execute(delete(JobOutbox).where(JobOutbox.id == row_id, JobOutbox.status == "failed")).rowcount:
-        raise JobNotFound(str(row_id))
+        raise JobNotFoundError(str(row_id))
     record(actor, "job.deleted", "job_outbox", row_id)
     db.session.commit()

@@ -28,7 +28,7 @@ def _act(action, key, done_message: str):
     """Run an admin action; htmx gets the row removed and a toast, a plain form a redirect."""
     try:
         action(key)
-    except services.JobNotFound:
+    except services.JobNotFoundError:
         abort(404)
     toast(done_message)
     if is_fragment_request():
