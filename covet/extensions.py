@@ -41,3 +41,4 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA journal_mode=WAL")  # the in-process job thread writes while pages read
         cursor.close()
+

@@ -7,8 +7,8 @@ import hashlib
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 
+from covet.audit.services import Actor, record
 from covet.dbtypes import utcnow
 from covet.extensions import db
 from covet.jobs import enqueue
@@ -35,19 +35,27 @@ def queue_email(template: str, to: str, context: dict, idempotency_key: str) -> 
     missing = [key for key in spec.required if key not in context]
     if missing:
         raise EmailRequestError(f"{template}: missing context {', '.join(missing)}")
-    existing = db.session.scalar(select(EmailOutbox).where(EmailOutbox.idempotency_key == idempotency_key))
-    if existing is not None:
-        return existing
-    row = EmailOutbox(template=template, recipient=to.strip(), context=context, idempotency_key=idempotency_key)
-    try:
-        with db.session.begin_nested():  # a concurrent insert of the same key loses quietly
-            db.session.add(row)
-    except IntegrityError:
-        return db.session.scalar(select(EmailOutbox).where(EmailOutbox.idempotency_key == idempotency_key))
+    # One statement decides who records the email, even when two workers race on the same key.
+    insert = _insert_for_dialect(EmailOutbox).values(
+        template=template, recipient=to.strip(), context=context, idempotency_key=idempotency_key,
+        status="pending", attempts=0, created_at=utcnow())
+    new_id = db.session.scalar(insert.on_conflict_do_nothing(index_elements=["idempotency_key"])
+                               .returning(EmailOutbox.id))
+    row = db.session.scalar(select(EmailOutbox).where(EmailOutbox.idempotency_key == idempotency_key))
+    if new_id is None:
+        return row
     from covet.notifications.jobs import deliver_email
 
     enqueue(deliver_email, row.id)
     return row
+
+
+def _insert_for_dialect(model):
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)
 
 
 def render_email(template: str, context: dict) -> tuple[str, str, str]:
@@ -152,7 +160,7 @@ def requeue_stalled(limit: int = 200) -> int:
     return len(ids)
 
 
-def retry_failed(outbox_id: int) -> bool:
+def retry_failed(outbox_id: int, actor: Actor) -> bool:
     """Give a failed email another go (admin action)."""
     updated = db.session.execute(update(EmailOutbox).where(EmailOutbox.id == outbox_id,
                                                            EmailOutbox.status == "failed")
@@ -161,5 +169,6 @@ def retry_failed(outbox_id: int) -> bool:
         from covet.notifications.jobs import deliver_email
 
         enqueue(deliver_email, outbox_id)
+        record(actor, "email.retried", "email_outbox", outbox_id)
     db.session.commit()
     return bool(updated)

@@ -12,6 +12,7 @@ NAVIGATION = (
     ("stores.store_list", "Stores", ("admin", "staff", "merchant")),
     ("users.user_list", "Users", ("admin",)),
     ("jobs.jobs_index", "Jobs", ("admin",)),
+    ("emails.email_index", "Emails", ("admin",)),
     ("accounts.password_change", "Password", ("admin", "staff", "merchant")),
 )
 
