@@ -20,9 +20,10 @@ def outbox(db):
 @pytest.fixture
 def smtp_app(app, database_url, tmp_path, smtp_sink):
     """An app sending through the sink, in embedded mode so delivery runs right after commit."""
-    app = build_app(database_url, tmp_path, SMTP_URL=smtp_sink.url, REDIS_URL=None, EMAIL_FROM="Covet <shop@covet.test>")
-    with app.app_context():
-        yield app
+    sender = build_app(database_url, tmp_path, SMTP_URL=smtp_sink.url, REDIS_URL=None,
+                       EMAIL_FROM="Covet <shop@covet.test>")
+    with sender.app_context():
+        yield sender
         wait_for_embedded_jobs()
 
 
