@@ -35,7 +35,7 @@ SCHEDULE: dict[str, tuple[Callable[[], int], int, str]] = {
 def next_slot(name: str, now: dt.datetime) -> tuple[str, dt.datetime]:
     every = SCHEDULE[name][1]
     slot = int(now.timestamp() // every) + 1
-    return f"periodic:{name}:{slot}", dt.datetime.fromtimestamp(slot * every, tz=dt.UTC)
+    return f"periodic-{name}-{slot}", dt.datetime.fromtimestamp(slot * every, tz=dt.UTC)
 
 
 def book(connection, name: str, now: dt.datetime | None = None) -> str:

@@ -60,15 +60,16 @@ def test_committed_job_reaches_rq_and_runs_in_a_worker(app, db, make_store, redi
     assert db.session.get(Store, store.id).name == "Maison Lune"
 
 
-@pytest.mark.skipif(bool(REDIS_URL), reason="embedded mode runs only without REDIS_URL")
-def test_embedded_mode_runs_the_job_in_process_after_commit(app, db, make_store):
-    store = make_store("lune")
-    enqueue(sample_jobs.rename_store, store.id, "Embedded")
-    db.session.commit()
-    wait_for_embedded_jobs()
-    db.session.expire_all()
-    assert db.session.get(Store, store.id).name == "Embedded"
-    assert outbox_count(db) == 0
+def test_embedded_mode_runs_the_job_in_process_after_commit(tmp_path, database_url, db, make_store):
+    embedded = build_app(database_url, tmp_path, REDIS_URL=None)
+    with embedded.app_context():
+        store = make_store("lune")
+        enqueue(sample_jobs.rename_store, store.id, "Embedded")
+        db.session.commit()
+        wait_for_embedded_jobs()
+        db.session.expire_all()
+        assert db.session.get(Store, store.id).name == "Embedded"
+        assert outbox_count(db) == 0
 
 
 def test_embedded_failures_stay_visible(tmp_path, database_url, make_store, db):
