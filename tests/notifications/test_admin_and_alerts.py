@@ -55,7 +55,8 @@ def _alert(db, make_store):
 
 def test_unsubscribe_link_from_the_email_works(app, db, client, make_store):
     alert = _alert(db, make_store)
-    context = {**TEMPLATES["price_drop_alert"].demo, "unsubscribe_url": f"/alerts/unsubscribe/{alert.unsubscribe_token}"}
+    unsubscribe_url = f"/alerts/unsubscribe/{alert.unsubscribe_token}"
+    context = {**TEMPLATES["price_drop_alert"].demo, "unsubscribe_url": unsubscribe_url}
     _subject, html, text = render_email("price_drop_alert", context)
     link = re.search(r"http://127\.0\.0\.1:5000(/alerts/unsubscribe/[\w-]+)", text).group(1)
     assert link in html
