@@ -90,8 +90,8 @@ def job_app_context():
 
 
 # --- enqueue ------------------------------------------------------------------------------------
-def enqueue(fn: Callable, *args, delay_seconds: int = 0, **kwargs) -> JobOutbox:
-    """Queue `fn(*args, **kwargs)` to run after the current transaction commits; ids, not objects."""
+def enqueue(fn: Callable, *args, delay_seconds: int = 0, **kwargs) -> str:
+    """Queue `fn(*args, **kwargs)` to run after the current transaction commits; returns the job id."""
     spec: JobSpec = getattr(fn, "spec", None)
     if spec is None:
         raise TypeError(f"{fn!r} is not a @job function")
@@ -102,7 +102,7 @@ def enqueue(fn: Callable, *args, delay_seconds: int = 0, **kwargs) -> JobOutbox:
                     timeout=spec.timeout, retry_intervals=list(spec.retry_intervals), delay_seconds=delay_seconds)
     db.session.add(row)
     db.session.info.setdefault("covet_jobs", []).append(row)
-    return row
+    return row.job_id
 
 
 @event.listens_for(Session, "before_commit")

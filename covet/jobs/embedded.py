@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from covet.dbtypes import utcnow
 from covet.extensions import db
 from covet.jobs.models import JobOutbox
+from covet.jobs.progress import current_embedded_job, mark_embedded
 from covet.observability import bind_log_context, clear_log_context, get_logger
 
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="covet-jobs")
@@ -42,21 +43,27 @@ def _run(app: Flask, outbox_id: int) -> None:
         if row is None:
             return
         bind_log_context(job_id=row.job_id)
+        token = current_embedded_job.set(row.job_id)
+        mark_embedded(row.job_id, "started")
         try:
             import_attribute(row.func)(*row.args, **row.kwargs)
         except Exception as exc:
             db.session.rollback()
-            _record_failure(row, exc)
+            final = _record_failure(row, exc)
+            mark_embedded(row.job_id, "failed" if final else "queued")
         else:
+            mark_embedded(row.job_id, "finished")
             with Session(db.engine) as session:
                 session.execute(delete(JobOutbox).where(JobOutbox.id == outbox_id))
                 session.commit()
         finally:
+            current_embedded_job.reset(token)
             db.session.remove()
             clear_log_context()
 
 
-def _record_failure(row: JobOutbox, exc: Exception) -> None:
+def _record_failure(row: JobOutbox, exc: Exception) -> bool:
+    """Count a failure; True when no attempt is left."""
     attempts = row.attempts + 1
     intervals = row.retry_intervals or []
     exhausted = attempts > len(intervals)
@@ -70,3 +77,4 @@ def _record_failure(row: JobOutbox, exc: Exception) -> None:
         session.commit()
     get_logger("covet.jobs").warning("job_failed", extra={"func": row.func, "attempts": attempts,
                                                           "final": exhausted})
+    return exhausted

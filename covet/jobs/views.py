@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, url_for
+from flask_login import current_user
 
-from covet.jobs import queries, services
+from covet.jobs import progress, queries, services
 from covet.redis_client import get_redis
 from covet.web.actor import current_actor
 from covet.web.htmx import is_fragment_request, redirect_after_post, render_page, toast, trigger
-from covet.web.policy import allow
+from covet.web.policy import EVERYONE, allow
 
 bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
 
@@ -70,3 +71,13 @@ def _redis_or_404():
     if connection is None:
         abort(404)
     return connection
+
+
+@bp.get("/<job_id>/progress")
+@allow(*EVERYONE)
+def job_progress(job_id: str):
+    """A job's progress bar; htmx polls it until the job finishes or fails."""
+    if current_user.role != "admin" and progress.owner_of(job_id) != current_user.id:
+        abort(404)
+    state = progress.job_progress(job_id)
+    return render_page("jobs/progress.html", "job_progress", progress=state)

@@ -30,3 +30,13 @@ def fail_unless_store_named(store_id: int, expected: str) -> str:
 @job(queue="high", timeout=30, retry=(1, 1))
 def always_fails() -> None:
     raise RuntimeError("boom")
+
+
+@job(queue="low", timeout=30, retry=())
+def count_to(total: int) -> int:
+    """Report progress as it goes (what imports and exports do)."""
+    from covet.jobs.progress import report_progress
+
+    for done in range(1, total + 1):
+        report_progress(done, total, f"row {done}", result_url="/admin/jobs/" if done == total else None)
+    return total
