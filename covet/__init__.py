@@ -61,6 +61,9 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (accounts_bp, users_bp, dashboard_bp, emails_bp, jobs_bp, ops_bp, storefront_bp, stores_bp):
         app.register_blueprint(bp)
+    from covet.jobs.dashboard import mount_rq_dashboard
+
+    mount_rq_dashboard(app)
 
 
 def register_web_layer(app: Flask) -> None:

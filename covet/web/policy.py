@@ -17,6 +17,13 @@ from covet.extensions import db
 STAFF = ("admin", "staff")
 EVERYONE = ROLES
 PUBLIC_ADMIN_ENDPOINTS = {"accounts.login"}
+# Roles for admin views we did not write (mounted third-party blueprints), by endpoint prefix.
+_GRANTS: dict[str, frozenset] = {}
+
+
+def grant(endpoint_prefix: str, roles: tuple[str, ...]) -> None:
+    """Declare the roles for every endpoint of a mounted blueprint we cannot decorate."""
+    _GRANTS[endpoint_prefix] = frozenset(roles)
 
 
 def allow(*roles: str):
@@ -38,9 +45,13 @@ def allow(*roles: str):
     return decorate
 
 
-def _view_roles(endpoint: str | None) -> frozenset | None:
+def roles_for(endpoint: str | None) -> frozenset | None:
+    """The roles allowed on an endpoint, or None when it declares none (refused)."""
     view = current_app.view_functions.get(endpoint or "")
-    return getattr(view, "allowed_roles", None)
+    roles = getattr(view, "allowed_roles", None)
+    if roles is None:
+        roles = next((r for prefix, r in _GRANTS.items() if (endpoint or "").startswith(prefix)), None)
+    return roles
 
 
 def enforce_admin_policy():
@@ -53,7 +64,7 @@ def enforce_admin_policy():
         if request.headers.get("HX-Request") == "true":
             abort(401)
         return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
-    roles = _view_roles(request.endpoint)
+    roles = roles_for(request.endpoint)
     if roles is None:
         current_app.logger.error("admin view %s declares no roles; refused", request.endpoint)
         abort(403)

@@ -1,7 +1,7 @@
 """One policy for every /admin route: sign-in, roles, and store scope (404 for other stores)."""
 import pytest
 
-from covet.web.policy import PUBLIC_ADMIN_ENDPOINTS
+from covet.web.policy import PUBLIC_ADMIN_ENDPOINTS, roles_for
 
 
 def admin_endpoints(app):
@@ -10,7 +10,7 @@ def admin_endpoints(app):
 
 
 def test_every_admin_view_declares_its_roles(app):
-    missing = [e for e in admin_endpoints(app) if getattr(app.view_functions[e], "allowed_roles", None) is None]
+    missing = [e for e in admin_endpoints(app) if roles_for(e) is None]
     assert missing == []
     assert len(admin_endpoints(app)) >= 6
 
