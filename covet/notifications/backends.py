@@ -1,6 +1,7 @@
 """Where email goes: SMTP (SMTP_URL, STARTTLS), Resend (RESEND_API_KEY), or the console."""
 from __future__ import annotations
 
+import functools
 import smtplib
 import ssl
 import sys
@@ -10,6 +11,12 @@ from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: loading the CA bundle costs ~20 ms, too much per email."""
+    return ssl.create_default_context()
 
 
 class PermanentEmailError(Exception):
@@ -65,13 +72,12 @@ class SMTPBackend:
         self.timeout = timeout
 
     def _connect(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
         if self.implicit_tls:
-            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=tls_context())
         client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         client.ehlo()
         if client.has_extn("starttls"):
-            client.starttls(context=context)
+            client.starttls(context=tls_context())
             client.ehlo()
         elif self.host not in LOOPBACK:
             client.quit()
