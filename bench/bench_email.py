@@ -90,7 +90,7 @@ def run(emails: int, rounds: int) -> None:
         controller.stop()
         drop()
     backend = "postgresql" if url.startswith("postgresql") else "sqlite"
-    print(f"\n| database | emails/round | rounds | median emails/s | min | max |")
+    print("\n| database | emails/round | rounds | median emails/s | min | max |")
     print("|---|---|---|---|---|---|")
     print(f"| {backend} | {emails} | {rounds} | {statistics.median(rates):.0f} | {min(rates):.0f} | {max(rates):.0f} |")
 
