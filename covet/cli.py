@@ -63,3 +63,14 @@ def doctor_command():
         failed |= r.status == "down" and r.required
         click.echo(f"[{mark}] {r.name:<9} {r.status:<15} {r.detail}")
     sys.exit(1 if failed else 0)
+
+
+@covet_cli.command("jobs-flush")
+def jobs_flush_command():
+    """Deliver outbox jobs left behind while Redis was unreachable (the scheduler does this every 30 s)."""
+    from covet.jobs import flush_outbox
+    from covet.jobs.embedded import wait_for_embedded_jobs
+
+    delivered = flush_outbox()
+    wait_for_embedded_jobs()
+    click.echo(f"delivered {delivered} job(s)")

@@ -54,3 +54,15 @@ def test_seed_demo_fills_every_state_and_prints_working_logins(app, db):
 
     again = app.test_cli_runner().invoke(args=["covet", "seed-demo"])
     assert again.exit_code == 0 and db.session.scalar(select(func.count()).select_from(Store)) == 3
+
+
+def test_jobs_flush_delivers_what_was_left(app, db, make_store):
+    from covet.jobs.models import JobOutbox
+    from tests.jobs.sample_jobs import rename_store
+
+    store = make_store("lune")
+    db.session.add(JobOutbox(job_id="left-behind", func=rename_store.path, args=[store.id, "Flushed"], kwargs={},
+                             queue="default", timeout=30, retry_intervals=[]))
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["covet", "jobs-flush"])
+    assert result.exit_code == 0 and "delivered 1 job(s)" in result.output
