@@ -48,7 +48,7 @@ def login():
     elif request.method == "POST":
         error = GENERIC_FAILURE
     status = 422 if request.method == "POST" else 200
-    return render_page("accounts/login.html", form=form, error=error, status=status)
+    return render_page("accounts/login.html", form=form, error=error, http_status=status)
 
 
 @bp.post("/logout")
@@ -81,4 +81,4 @@ def password_change():
     elif request.method == "POST":
         errors = {name: msgs[0] for name, msgs in form.errors.items()}
     status = 422 if errors else 200
-    return render_page("accounts/password.html", "password_form", form=form, errors=errors, status=status)
+    return render_page("accounts/password.html", "password_form", form=form, errors=errors, http_status=status)

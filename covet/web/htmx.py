@@ -14,13 +14,13 @@ def is_fragment_request() -> bool:
             and request.headers.get("HX-History-Restore-Request") != "true")
 
 
-def render_page(template: str, block: str | None = None, status: int = 200, **context) -> Response:
+def render_page(template: str, block: str | None = None, *, http_status: int = 200, **context) -> Response:
     """Render `block` of `template` for htmx, the whole page otherwise."""
     if block and is_fragment_request():
         body = render_block(template, block, **context)
     else:
         body = render_template(template, **context)
-    return make_response(body, status)
+    return make_response(body, http_status)
 
 
 def trigger(event: str, detail: dict | bool = True) -> None:

@@ -86,8 +86,11 @@ def test_refused_recipient_fails_permanently_and_is_visible(smtp_app, db, smtp_s
     assert row.status == "failed" and "No such user" in row.last_error and row.attempts == 1
     assert db.session.scalar(select(func.count()).select_from(JobOutbox)) == 0  # not retried
     login_as("admin")
-    page = client.get("/admin/emails/?status=failed").get_data(as_text=True)
-    assert f'id="email-row-{row.id}"' in page and "No such user" in page
+    response = client.get("/admin/emails/?status=failed")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and f'id="email-row-{row.id}"' in page and "No such user" in page
+    assert client.get("/admin/emails/").status_code == 200
+    assert client.get("/admin/emails/?status=sent").get_data(as_text=True).count('id="email-row-') == 0
 
 
 def test_invalid_address_fails_without_contacting_anyone(smtp_app, db, smtp_sink):
