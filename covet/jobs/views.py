@@ -3,39 +3,47 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, url_for
 from flask_login import current_user
+from jinja2_fragments.flask import render_block
 
 from covet.jobs import progress, queries, services
 from covet.redis_client import get_redis
 from covet.web.actor import current_actor
-from covet.web.htmx import is_fragment_request, redirect_after_post, render_page, toast, trigger
+from covet.web.htmx import is_fragment_request, redirect_after_post, render_page, toast
 from covet.web.policy import EVERYONE, allow
 
 bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
+
+
+def _page_context() -> dict:
+    connection = get_redis()
+    context = {"embedded": connection is None, "outbox": queries.outbox_summary()}
+    if connection is not None:
+        context.update(queues=queries.queue_overview(connection), workers=queries.workers(connection),
+                       scheduled=queries.scheduled_jobs(connection), failed=queries.failed_jobs(connection))
+    return context
 
 
 @bp.get("/")
 @allow("admin")
 def jobs_index():
     """Everything about background work on one page."""
-    connection = get_redis()
-    context = {"embedded": connection is None, "outbox": queries.outbox_summary()}
-    if connection is not None:
-        context.update(queues=queries.queue_overview(connection), workers=queries.workers(connection),
-                       scheduled=queries.scheduled_jobs(connection), failed=queries.failed_jobs(connection))
-    return render_page("jobs/index.html", "failed_jobs", **context)
+    return render_page("jobs/index.html", "failed_jobs", **_page_context())
 
 
 def _act(action, key, done_message: str):
-    """Run an admin action; htmx gets the row removed and a toast, a plain form a redirect."""
+    """Run an admin action; htmx gets the failed-jobs list and queue counts again, a plain form a redirect."""
     try:
         action(key)
     except services.JobNotFoundError:
         abort(404)
     toast(done_message)
-    if is_fragment_request():
-        trigger("jobs-changed")
-        return ""
-    return redirect_after_post(url_for("jobs.jobs_index"))
+    if not is_fragment_request():
+        return redirect_after_post(url_for("jobs.jobs_index"))
+    context = _page_context()
+    body = render_block("jobs/index.html", "failed_jobs", **context)
+    if not context["embedded"]:
+        body += render_block("jobs/index.html", "queue_cards", oob=True, **context)
+    return body
 
 
 @bp.post("/failed/<job_id>/retry")

@@ -172,3 +172,21 @@ def test_worker_py_runs_jobs_as_a_subprocess(app, db, database_url, make_store, 
     assert result.returncode == 0, result.stderr[-2000:]
     db.session.expire_all()
     assert db.session.get(Store, store.id).name == "From worker.py"
+
+
+def test_htmx_retry_refreshes_the_list_and_the_counts(app, db, client, login_as, make_store, redis_conn):
+    store = make_store("noor")
+    enqueue(sample_jobs.fail_unless_store_named, store.id, "Atelier Noor")
+    enqueue(sample_jobs.fail_unless_store_named, store.id, "Still wrong")
+    db.session.commit()
+    run_burst(redis_conn, "default")
+    job_id, other_id = FailedJobRegistry("default", connection=redis_conn).get_job_ids()
+    login_as("admin")
+    token = client.get("/admin/jobs/").get_data(as_text=True).split('name="csrf-token" content="')[1].split('"')[0]
+    response = client.post(f"/admin/jobs/failed/{job_id}/delete",
+                           headers={"HX-Request": "true", "HX-Request-Type": "partial", "X-CSRFToken": token})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "<html" not in body
+    assert 'id="failed-jobs"' in body and f'id="failed-job-{other_id}"' in body and job_id not in body
+    assert '<section class="cards" id="queues" hx-swap-oob="true">' in body and "1 failed" in body
+    assert "Job deleted." in response.headers["HX-Trigger"]
