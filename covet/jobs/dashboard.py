@@ -6,9 +6,10 @@ from flask import Flask, abort, request
 from covet.extensions import csrf
 from covet.web.policy import grant
 
-# rq-dashboard's pages carry inline scripts and styles; this looser policy applies under /admin/rq only.
-DASHBOARD_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-                 "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+# rq-dashboard's pages carry inline scripts and styles and compile underscore templates with eval;
+# this looser policy applies under /admin/rq only.
+DASHBOARD_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
+                 "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
                  "frame-ancestors 'none'")
 
 
