@@ -9,8 +9,8 @@ from covet.web.policy import grant
 # rq-dashboard's pages carry inline scripts and styles and compile underscore templates with eval;
 # this looser policy applies under /admin/rq only.
 DASHBOARD_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
-                 "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
-                 "frame-ancestors 'none'")
+                 "style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
+                 "form-action 'self'; frame-ancestors 'none'")
 
 
 def _guard_writes():
