@@ -24,11 +24,19 @@ def _dispute_reminders() -> int:
     return send_deadline_reminders()
 
 
+def _purge_pending_cache_tags() -> int:
+    # Safety net: tags left pending when the run that should have taken them was rolled back.
+    from covet.storefront.jobs import purge_pending_tags
+
+    return purge_pending_tags()["tags"]
+
+
 # name → (what to run, every N seconds, queue)
 SCHEDULE: dict[str, tuple[Callable[[], int], int, str]] = {
     "flush-job-outbox": (_flush_outbox, 30, "high"),
     "requeue-stalled-emails": (_requeue_stalled_emails, 60, "high"),
     "dispute-deadline-reminders": (_dispute_reminders, 3600, "low"),
+    "purge-pending-cache-tags": (_purge_pending_cache_tags, 60, "default"),
 }
 
 

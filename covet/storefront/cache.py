@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from covet.extensions import db
 from covet.redis_client import get_redis
 
-COALESCE_MS = 1000  # changes within this window share one purge run
+COALESCE_MS = 1000  # default window (CACHE_COALESCE_MS): changes within it share one purge run
 _DELETE_CHUNK = 500  # keys per DEL: keeps each command short on a busy Redis
 _TOKENS = "covet_invalidation_tokens"  # Session.info: flags this transaction set, released on rollback
 _fake: dict = {}
@@ -100,11 +100,11 @@ def request_invalidation(tags: Iterable[str]) -> str | None:
     # not yet taken the set (it clears the flag first), so these tags go with it.
     client.sadd(key("invalidate:pending"), *tags)
     token = uuid.uuid4().hex
-    if not client.set(key("invalidate:scheduled"), token, nx=True, px=COALESCE_MS):
+    window = current_app.config.get("CACHE_COALESCE_MS") or COALESCE_MS
+    if not client.set(key("invalidate:scheduled"), token, nx=True, px=window):
         return None
     db.session.info.setdefault(_TOKENS, []).append(token)
-    queued = enqueue(purge_pending_tags, token, delay_seconds=COALESCE_MS // 1000)
-    return getattr(queued, "job_id", queued)  # the job id (core's enqueue returned the outbox row before)
+    return enqueue(purge_pending_tags, token, delay_seconds=max(1, window // 1000))
 
 
 @event.listens_for(Session, "after_commit")

@@ -122,7 +122,7 @@ def _revalidate(client, run: _RunKeys) -> int:
 
 
 def _post_revalidate(http: requests.Session, cfg, path: str) -> None:
-    delays = cfg.get("REVALIDATE_BACKOFF") or ((0, 0) if cfg.get("TESTING") else (0.5, 2))
+    delays = cfg.get("REVALIDATE_BACKOFF") or (0.5, 2)  # seconds between attempts
     secret = cfg.get("REVALIDATE_SECRET") or ""
     error: Exception | None = None
     for attempt in range(REVALIDATE_ATTEMPTS):
