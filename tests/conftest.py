@@ -231,3 +231,24 @@ def redis_conn():
     clear()
     yield connection
     clear()
+
+
+@pytest.fixture
+def log_lines():
+    """The JSON log lines written during the test, parsed."""
+    import io
+    import json
+    import logging
+
+    from covet.observability import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    old_level = root.level
+    root.setLevel("INFO")
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    root.removeHandler(handler)
+    root.setLevel(old_level)

@@ -1,25 +1,7 @@
 """Structured JSON logs with the request id on every line."""
-import io
-import json
-import logging
-
-import pytest
-
-from covet.observability import JsonFormatter, get_logger, init_sentry
 
 
-@pytest.fixture
-def log_lines():
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    old_level = root.level
-    root.setLevel("INFO")
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    root.removeHandler(handler)
-    root.setLevel(old_level)
+from covet.observability import get_logger, init_sentry
 
 
 def test_request_line_has_id_user_route_status_duration(app, client, login_as, log_lines):

@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
-import json
-import logging
 import threading
 import uuid
 from dataclasses import dataclass
@@ -96,23 +93,6 @@ def _embedded_outcome(db, job_id: str) -> Ran:
     if row is None:
         return Ran(job_id, "finished", None, None)  # a job that ran cleanly leaves the outbox
     return Ran(job_id, "failed" if row.status == "failed" else "scheduled", row.args, row.last_error)
-
-
-@pytest.fixture
-def log_lines():
-    """The JSON log lines written during the test."""
-    from covet.observability import JsonFormatter
-
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    old_level = root.level
-    root.setLevel("INFO")
-    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
-    root.removeHandler(handler)
-    root.setLevel(old_level)
 
 
 @pytest.fixture(scope="session")
