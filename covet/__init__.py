@@ -54,12 +54,14 @@ def register_blueprints(app: Flask) -> None:
     from covet.accounts.views import bp as accounts_bp
     from covet.dashboard.views import bp as dashboard_bp
     from covet.jobs.views import bp as jobs_bp
+    from covet.media.views import bp as media_bp
     from covet.notifications.views import bp as emails_bp
     from covet.ops.views import bp as ops_bp
     from covet.storefront.views import bp as storefront_bp
     from covet.stores.views import bp as stores_bp
 
-    for bp in (accounts_bp, users_bp, dashboard_bp, emails_bp, jobs_bp, ops_bp, storefront_bp, stores_bp):
+    for bp in (accounts_bp, users_bp, dashboard_bp, emails_bp, jobs_bp, media_bp, ops_bp, storefront_bp,
+               stores_bp):
         app.register_blueprint(bp)
     from covet.jobs.dashboard import mount_rq_dashboard
 

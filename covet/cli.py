@@ -49,20 +49,9 @@ def doctor_command():
     """Check every configured service and print what to fix."""
     from flask import current_app
 
-    from covet.config import describe_backends
-    from covet.ops import checks
+    from covet.ops.doctor import run_doctor
 
-    app = current_app._get_current_object()
-    for name, backend in describe_backends(app.config).items():
-        click.echo(f"{name:<9} {backend}")
-    results = [checks.check_database(app), checks.check_redis(app), checks.check_storage(app),
-               checks.check_stripe(app), checks.check_queues(app)]
-    failed = False
-    for r in results:
-        mark = {"ok": "ok  ", "down": "FAIL"}.get(r.status, "--  ")
-        failed |= r.status == "down" and r.required
-        click.echo(f"[{mark}] {r.name:<9} {r.status:<15} {r.detail}")
-    sys.exit(1 if failed else 0)
+    sys.exit(run_doctor(current_app._get_current_object(), click.echo))
 
 
 @covet_cli.command("jobs-flush")
