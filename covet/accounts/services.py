@@ -18,17 +18,10 @@ from covet.accounts.passwords import (
 )
 from covet.audit.services import Actor, record
 from covet.dbtypes import utcnow
+from covet.errors import ValidationError
 from covet.extensions import db
 from covet.observability import get_logger
 from covet.stores.models import Store
-
-
-class ValidationError(Exception):
-    """Input that breaks a rule; `errors` maps field names to messages."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,1 @@
-
+"""Products, options, variants and the stock ledger: the variant editor."""

@@ -118,7 +118,9 @@ class Variant(TimestampMixin, db.Model):
 
     @property
     def title(self) -> str:
-        return " / ".join(v.value for v in self.option_values) or "Default"
+        """'M / Noir': values in option order (the editor builds titles in bulk instead)."""
+        values = sorted(self.option_values, key=lambda v: (v.option.position, v.position))
+        return " / ".join(v.value for v in values) or "Default"
 
 
 class InventoryAdjustment(db.Model):
