@@ -52,6 +52,8 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from covet.accounts.admin_views import bp as users_bp
     from covet.accounts.views import bp as accounts_bp
+    from covet.catalog import variant_views  # noqa: F401 - registers the variant routes on the catalog blueprint
+    from covet.catalog.views import bp as catalog_bp
     from covet.dashboard.views import bp as dashboard_bp
     from covet.jobs.views import bp as jobs_bp
     from covet.media.views import bp as media_bp
@@ -60,7 +62,7 @@ def register_blueprints(app: Flask) -> None:
     from covet.storefront.views import bp as storefront_bp
     from covet.stores.views import bp as stores_bp
 
-    for bp in (accounts_bp, users_bp, dashboard_bp, emails_bp, jobs_bp, media_bp, ops_bp, storefront_bp,
+    for bp in (accounts_bp, users_bp, catalog_bp, dashboard_bp, emails_bp, jobs_bp, media_bp, ops_bp, storefront_bp,
                stores_bp):
         app.register_blueprint(bp)
     from covet.jobs.dashboard import mount_rq_dashboard

@@ -42,6 +42,46 @@
     showToast("The server could not be reached. Check your connection and try again.", "error");
   });
 
+  // Variant table: click a row or press Enter on it to edit; Escape cancels an edit.
+  function isControl(el) {
+    return el.closest("input, select, textarea, button, a, label");
+  }
+  document.addEventListener("click", function (evt) {
+    var row = evt.target.closest("tr[data-editable]");
+    if (row && !isControl(evt.target)) {
+      var edit = row.querySelector("a.row-edit");
+      if (edit) edit.click();
+    }
+  });
+  document.addEventListener("keydown", function (evt) {
+    var row = evt.target.closest && evt.target.closest("tr");
+    if (!row) return;
+    if (evt.key === "Enter" && row.hasAttribute("data-editable") && evt.target === row) {
+      evt.preventDefault();
+      row.querySelector("a.row-edit").click();
+    } else if (evt.key === "Escape" && row.classList.contains("editing")) {
+      evt.preventDefault();
+      var cancel = row.querySelector("a.row-cancel");
+      if (cancel) cancel.click();
+    }
+  });
+  // After an edit row is swapped in, put the cursor in its first field; after a save, back on the row.
+  document.addEventListener("htmx:after:swap", function () {
+    var editing = document.querySelector("tr.editing input[type=text]");
+    if (editing && !editing.dataset.focused) {
+      editing.dataset.focused = "1";
+      editing.focus();
+      editing.select();
+    }
+  });
+  document.addEventListener("change", function (evt) {
+    if (evt.target.id === "select-all") {
+      document.querySelectorAll('input[name="variant_ids"]').forEach(function (box) {
+        box.checked = evt.target.checked;
+      });
+    }
+  });
+
   // Flash messages rendered with the page fade after a while.
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll(".flash[data-autohide]").forEach(function (el) {
