@@ -47,7 +47,8 @@ def redirect_after_post(location: str) -> Response:
         flash(pending["message"], pending["level"])
     if request.headers.get("HX-Request") == "true":
         response = make_response("", 204)
-        response.headers["HX-Redirect"] = location
+        # A browser treats "same page + #anchor" as a scroll, not a load: htmx users get the page itself.
+        response.headers["HX-Redirect"] = location.split("#", 1)[0]
         return response
     return redirect(location, code=303)
 

@@ -49,7 +49,8 @@ def page_factory(browser):
         page = context.new_page()
         page.set_default_timeout(10_000)
         page.console_errors = []
-        page.on("console", lambda m: page.console_errors.append(m.text) if m.type == "error" else None)
+        page.on("console", lambda m: page.console_errors.append(f"{m.text} @ {m.location.get('url')}:{m.location.get('lineNumber')}")
+                if m.type == "error" else None)
         page.on("pageerror", lambda e: page.console_errors.append(str(e)))  # CSP eval refusals land here
         return page
     yield make
