@@ -49,8 +49,12 @@ def page_factory(browser):
         page = context.new_page()
         page.set_default_timeout(10_000)
         page.console_errors = []
-        page.on("console", lambda m: page.console_errors.append(f"{m.text} @ {m.location.get('url')}:{m.location.get('lineNumber')}")
-                if m.type == "error" else None)
+        def on_console(message):
+            if message.type == "error":  # keep where it came from: a CSP refusal names no culprit otherwise
+                where = message.location
+                page.console_errors.append(f"{message.text} @ {where.get('url')}:{where.get('lineNumber')}")
+
+        page.on("console", on_console)
         page.on("pageerror", lambda e: page.console_errors.append(str(e)))  # CSP eval refusals land here
         return page
     yield make
