@@ -21,3 +21,14 @@ def dress(db, merchant_actor):
     matrix.generate_variants(product.id, 10000, merchant_actor)
     db.session.expire_all()
     return db.session.get(type(product), product.id)
+
+
+@pytest.fixture
+def signed_in(client, db, merchant_actor):
+    """The merchant of the `merchant_actor` store, signed in on `client`."""
+    from covet.accounts.models import User
+    from tests.conftest import login
+
+    user = db.session.get(User, merchant_actor.user_id)
+    assert login(client, user.email).status_code == 303
+    return user

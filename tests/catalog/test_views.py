@@ -1,7 +1,6 @@
 """Catalogue screens over HTTP, both as htmx fragments and as plain pages."""
 import re
 
-import pytest
 from sqlalchemy import func, select
 
 from covet.catalog.models import Product, Variant
@@ -12,16 +11,6 @@ HX = {"HX-Request": "true", "HX-Request-Type": "partial"}
 
 def token(client, path="/admin/products/"):
     return re.search(r'name="csrf-token" content="([^"]+)"', client.get(path).get_data(as_text=True)).group(1)
-
-
-@pytest.fixture
-def signed_in(client, db, merchant_actor):
-    from covet.accounts.models import User
-    from tests.conftest import login
-
-    user = db.session.get(User, merchant_actor.user_id)
-    assert login(client, user.email).status_code == 303
-    return user
 
 
 def test_list_searches_filters_and_pages_by_keyset(client, db, signed_in, dress, merchant_actor):
@@ -163,3 +152,18 @@ def test_ledger_lists_stock_changes(client, db, signed_in, dress, merchant_actor
     variants.save_variant(v.id, dress.id, v.version, row(v, stock="4", stock_reason="received"), merchant_actor)
     page = client.get(f"/admin/products/{dress.id}/variants/{v.id}/ledger", headers=HX).get_data(as_text=True)
     assert f'id="ledger-{v.id}"' in page and "+4" in page and "received" in page
+
+
+def test_stale_product_details_save_is_a_conflict(client, db, signed_in, dress):
+    csrf = token(client)
+    stale = dress.version
+    first = client.post(f"/admin/products/{dress.id}", data={"title": "Silk Gown", "status": "active",
+                                                            "version": stale, "csrf_token": csrf})
+    assert first.status_code == 303
+    second = client.post(f"/admin/products/{dress.id}", headers=HX,
+                         data={"title": "Silk Slip", "status": "draft", "version": stale, "csrf_token": csrf})
+    body = second.get_data(as_text=True)
+    assert second.status_code == 409 and "Someone saved this product" in body and "Silk Gown" in body
+    assert 'value="Silk Slip"' in body  # your values stay in the form
+    db.session.expire_all()
+    assert db.session.get(Product, dress.id).title == "Silk Gown"
