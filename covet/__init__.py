@@ -52,7 +52,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from covet.accounts.admin_views import bp as users_bp
     from covet.accounts.views import bp as accounts_bp
-    from covet.catalog import variant_views  # noqa: F401 - registers the variant routes on the catalog blueprint
+    from covet.catalog import csv_views, variant_views  # noqa: F401 - more routes on the catalog blueprint
     from covet.catalog.views import bp as catalog_bp
     from covet.dashboard.views import bp as dashboard_bp
     from covet.jobs.views import bp as jobs_bp
