@@ -16,7 +16,6 @@ import os
 import pstats
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,9 @@ from rq.registry import ScheduledJobRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.support import free_port, make_database  # noqa: E402 - needs the path above
+
 PASSWORD = "correct horse battery staple"
 SHAPES = {"2,048": (16, 16, 8), "48": (4, 4, 3)}
 HTMX = {"HX-Request": "true", "HX-Request-Type": "partial"}
@@ -44,23 +46,6 @@ ENVIRON = {"COVET_ENV": "testing", "SECRET_KEY": f"bench-{RUN}-" + "k" * 32, "LO
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def make_database() -> tuple[str, callable]:
-    base = os.environ.get("DATABASE_URL")
-    if not base:
-        folder = tempfile.mkdtemp()
-        return f"sqlite:///{Path(folder) / 'bench.db'}", lambda: shutil.rmtree(folder, ignore_errors=True)
-    from tests.conftest import drop_postgres_database, make_postgres_database
-
-    name = f"covet_bench_{RUN}"
-    return make_postgres_database(base, name), lambda: drop_postgres_database(base, name)
 
 
 class PurgeRuns:

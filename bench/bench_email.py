@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -21,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.support import free_port, make_database  # noqa: E402 - needs the path above
+
 
 class Sink:
     def __init__(self):
@@ -29,23 +30,6 @@ class Sink:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         self.count += 1
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def make_database() -> tuple[str, callable]:
-    base = os.environ.get("DATABASE_URL")
-    if not base:
-        path = Path(tempfile.mkdtemp()) / "bench.db"
-        return f"sqlite:///{path}", lambda: None
-    from tests.conftest import drop_postgres_database, make_postgres_database
-
-    name = f"covet_bench_{uuid.uuid4().hex[:8]}"
-    return make_postgres_database(base, name), lambda: drop_postgres_database(base, name)
 
 
 def run(emails: int, rounds: int) -> None:

@@ -252,3 +252,12 @@ def log_lines():
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     root.removeHandler(handler)
     root.setLevel(old_level)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """One moto server (S3, KMS, CloudFront) on loopback for the whole run; tests reset or isolate state."""
+    from tests.media.support import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint

@@ -11,19 +11,13 @@ from covet.redis_client import get_redis
 from tests.browser.test_admin_shell import _sign_in
 from tests.conftest import REDIS_URL
 from tests.media.images import camera_jpeg, transparent_png
-from tests.media.support import fresh_bucket, moto_server, new_product, own_cache_prefix, serving, serving_with_s3
+from tests.media.support import fresh_bucket, new_product, own_cache_prefix, serving, serving_with_s3
 
 
 @pytest.fixture(autouse=True)
 def cache_prefix(app):
     with own_cache_prefix(app) as prefix:
         yield prefix
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    with moto_server() as endpoint:
-        yield endpoint
 
 
 @pytest.fixture

@@ -9,19 +9,13 @@ from rq import Queue, SimpleWorker
 from covet.jobs.embedded import wait_for_embedded_jobs
 from covet.redis_client import get_redis
 from tests.conftest import REDIS_URL
-from tests.media.support import Uploader, fresh_bucket, moto_server, new_product, own_cache_prefix
+from tests.media.support import Uploader, fresh_bucket, new_product, own_cache_prefix
 
 
 @pytest.fixture(autouse=True)
 def cache_prefix(app):
     with own_cache_prefix(app) as prefix:
         yield prefix
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    with moto_server() as endpoint:
-        yield endpoint
 
 
 @pytest.fixture

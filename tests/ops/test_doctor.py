@@ -16,7 +16,6 @@ import requests
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
 from botocore.stub import ANY, Stubber
-from moto.server import ThreadedMotoServer
 
 from covet.media.s3 import s3_client
 from covet.ops.doctor import _where, run_doctor
@@ -44,15 +43,6 @@ def block(lines: list[str], name: str) -> str:
 
 
 # --- S3 on moto -------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
 def aws(app, moto_endpoint):
     """The app pointed at a freshly reset moto server."""

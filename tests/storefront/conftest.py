@@ -10,7 +10,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
 from rq import Queue, SimpleWorker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
@@ -93,15 +92,6 @@ def _embedded_outcome(db, job_id: str) -> Ran:
     if row is None:
         return Ran(job_id, "finished", None, None)  # a job that ran cleanly leaves the outbox
     return Ran(job_id, "failed" if row.status == "failed" else "scheduled", row.args, row.last_error)
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture
