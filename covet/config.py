@@ -18,7 +18,7 @@ ENV_VARS = (
     "CLOUDFRONT_DOMAIN", "CLOUDFRONT_DISTRIBUTION_ID", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
     "STRIPE_PUBLISHABLE_KEY", "STRIPE_CURRENCY", "RESEND_API_KEY", "EMAIL_FROM", "SMTP_URL",
     "SENTRY_DSN", "REVALIDATE_URL", "REVALIDATE_SECRET", "COVET_ENV", "LOG_LEVEL", "PROXY_COUNT",
-    "PUBLIC_URL",
+    "PUBLIC_URL", "STRIPE_API_BASE",
 )
 
 # Prisma-style options from the seeds that libpq does not understand; consumed here.
@@ -92,7 +92,7 @@ def _check_formats(env: dict) -> None:
         _need(bool(region), "AWS_REGION", "required when AWS_S3_BUCKET is set")
     _need(not env.get("AWS_S3_SSE_KMS_KEY_ID") or bool(env.get("AWS_S3_BUCKET")), "AWS_S3_SSE_KMS_KEY_ID",
           "set AWS_S3_BUCKET too (the key encrypts that bucket's uploads)")
-    for var in ("AWS_ENDPOINT_URL", "REVALIDATE_URL", "PUBLIC_URL"):
+    for var in ("AWS_ENDPOINT_URL", "REVALIDATE_URL", "PUBLIC_URL", "STRIPE_API_BASE"):
         if env.get(var):
             _need(urlsplit(env[var]).scheme in ("http", "https") and bool(urlsplit(env[var]).netloc), var,
                   "must be an http(s) URL")

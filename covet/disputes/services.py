@@ -53,3 +53,43 @@ def send_deadline_reminders(now: dt.datetime | None = None) -> int:
             queued += 1
     db.session.commit()
     return queued
+
+
+# Where a dispute can be: later states outrank earlier ones when two events share a timestamp.
+STATUS_RANK = {"warning_needs_response": 0, "needs_response": 0, "warning_under_review": 1, "under_review": 1,
+               "warning_closed": 2, "won": 2, "lost": 2, "prevented": 2}
+
+
+def _due_by(dispute: dict) -> dt.datetime | None:
+    due = (dispute.get("evidence_details") or {}).get("due_by")
+    return dt.datetime.fromtimestamp(due, dt.UTC) if due else None
+
+
+def apply_stripe_dispute(obj: dict, event_created: int) -> Dispute:
+    """Create or update a dispute from Stripe; an older payload than we hold makes us fetch the current one."""
+    from covet.payments import gateway
+    from covet.payments.services import order_for
+
+    seen_at = dt.datetime.fromtimestamp(event_created, dt.UTC)
+    dispute = db.session.scalar(select(Dispute).where(Dispute.stripe_dispute_id == obj["id"]))
+    if dispute is not None and dispute.stripe_updated_at is not None and \
+            (seen_at, STATUS_RANK.get(obj.get("status"), 0)) < (dispute.stripe_updated_at,
+                                                                 STATUS_RANK.get(dispute.status, 0)):
+        obj, seen_at = gateway.call(f"/v1/disputes/{obj['id']}"), dispute.stripe_updated_at
+    new = dispute is None
+    if new:
+        order = order_for({"charge": obj.get("charge"), "payment_intent": obj.get("payment_intent")})
+        dispute = Dispute(stripe_dispute_id=obj["id"], order_id=order.id if order else None)
+        db.session.add(dispute)
+    dispute.charge_id, dispute.amount = obj.get("charge") or "", obj.get("amount", 0)
+    dispute.currency, dispute.reason = obj.get("currency", "usd"), obj.get("reason") or "general"
+    dispute.status, dispute.evidence_due_by = obj.get("status", "needs_response"), _due_by(obj)
+    dispute.outcome = dispute.status if dispute.status in ("won", "lost") else None
+    dispute.stripe_updated_at = max(seen_at, dispute.stripe_updated_at or seen_at)
+    db.session.flush()
+    if new:
+        context = dispute_email_context(dispute, reminder=False)
+        for email in dispute_recipients(dispute):
+            queue_email("dispute_opened", email, context, f"dispute-opened:{dispute.stripe_dispute_id}:{email}")
+    db.session.commit()
+    return dispute

@@ -1,1 +1,1 @@
-
+"""Payments: the Stripe gateway, Checkout Sessions, Connect transfers, refunds."""

@@ -1,0 +1,132 @@
+"""Stripe event type → handler. Each handler is idempotent and gives the same end state in any order."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from covet.dbtypes import utcnow
+from covet.extensions import db
+from covet.observability import get_logger
+from covet.payments import services as payments
+
+log = get_logger("covet.webhooks")
+
+
+def _object(event: dict) -> dict:
+    return event["data"]["object"]
+
+
+class OrderNotYetKnownError(LookupError):
+    """The event names no order we know yet; failing lets the retry find it once earlier events land."""
+
+
+def _order(obj: dict, event: dict, required: bool = False):
+    order = payments.order_for(obj)
+    if order is None and obj.get("payment_intent"):
+        order = _order_via_intent(obj["payment_intent"])
+    if order is None:
+        log.warning("event_without_order", extra={"event": event["id"], "type": event["type"]})
+        if required:
+            raise OrderNotYetKnownError(f"{event['type']} {obj.get('id')}: no order yet")
+    return order
+
+
+def _order_via_intent(intent_id: str):
+    """When in doubt, ask Stripe: the PaymentIntent carries our order id in its metadata."""
+    from covet.payments import gateway
+
+    try:
+        intent = gateway.call(f"/v1/payment_intents/{intent_id}")
+    except (gateway.PaymentsDisabledError, gateway.GatewayError):
+        return None
+    return payments.order_for(intent)
+
+
+def checkout_completed(event: dict) -> None:
+    session = _object(event)
+    if (order := _order(session, event)) is None:
+        return
+    paid = session.get("payment_status") in ("paid", "no_payment_required")
+    payment = payments.payment_for(order, session_id=session["id"], intent_id=session.get("payment_intent"),
+                                   succeeded=paid)
+    payment.amount = session.get("amount_total") or payment.amount
+    if paid:
+        payment.status = "succeeded"
+        payments.mark_order_paid(order)
+    elif order.payment_status == "unpaid":
+        order.payment_status = "pending"  # a delayed method (bank debit): payment_intent.succeeded follows
+    db.session.commit()
+
+
+def checkout_expired(event: dict) -> None:
+    session = _object(event)
+    if (order := _order(session, event)) is None:
+        return
+    payment = payments.payment_for(order, session_id=session["id"])
+    if order.payment_status in payments.UNPAID and order.state == "open":
+        payment.status, order.state, order.cancelled_at = "expired", "cancelled", utcnow()
+    db.session.commit()
+
+
+def intent_succeeded(event: dict) -> None:
+    intent = _object(event)
+    if (order := _order(intent, event)) is None:
+        return
+    payment = payments.payment_for(order, intent_id=intent["id"], succeeded=True)
+    payment.charge_id = intent.get("latest_charge") or payment.charge_id
+    payment.status = "succeeded"
+    payments.mark_order_paid(order)
+    db.session.commit()
+
+
+def intent_failed(event: dict) -> None:
+    intent = _object(event)
+    if (order := _order(intent, event)) is None:
+        return
+    payment = payments.payment_for(order, intent_id=intent["id"])
+    if payment.status != "succeeded":  # a late failure of an earlier attempt never undoes a success
+        payment.status = "failed"
+        payment.failure_message = ((intent.get("last_payment_error") or {}).get("message") or "")[:500] or None
+    if order.payment_status in ("unpaid", "pending"):
+        order.payment_status = "failed"
+    db.session.commit()
+
+
+def charge_refunded(event: dict) -> None:
+    charge = _object(event)
+    order = _order(charge, event, required=True)
+    payments.record_refunds(order, charge)
+    db.session.commit()
+
+
+def dispute_changed(event: dict) -> None:
+    from covet.disputes.services import apply_stripe_dispute
+
+    apply_stripe_dispute(_object(event), event["created"])
+
+
+def payout_paid(event: dict) -> None:
+    from covet.payouts.services import record_payout
+
+    record_payout(_object(event), event.get("account"))
+
+
+def account_updated(event: dict) -> None:
+    from covet.stores.services import sync_store_account
+
+    sync_store_account(_object(event))
+    db.session.commit()
+
+
+HANDLERS: dict[str, Callable[[dict], None]] = {
+    "checkout.session.completed": checkout_completed,
+    "checkout.session.async_payment_succeeded": checkout_completed,
+    "checkout.session.expired": checkout_expired,
+    "payment_intent.succeeded": intent_succeeded,
+    "payment_intent.payment_failed": intent_failed,
+    "charge.refunded": charge_refunded,
+    "charge.dispute.created": dispute_changed,
+    "charge.dispute.updated": dispute_changed,
+    "charge.dispute.closed": dispute_changed,
+    "payout.paid": payout_paid,
+    "account.updated": account_updated,
+}

@@ -1,0 +1,107 @@
+"""Receive Stripe events (verify, store once, enqueue) and process them through the handler table."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import stripe
+from flask import current_app
+from sqlalchemy import select, update
+
+from covet.audit.services import Actor, record
+from covet.dbtypes import utcnow
+from covet.extensions import db
+from covet.jobs import enqueue
+from covet.webhooks.models import StripeEvent
+
+MAX_BODY = 256 * 1024  # Stripe events are a few KB; anything this large is not from Stripe
+TOLERANCE = 300  # seconds; Stripe's own default for signed timestamps
+
+
+class SignatureError(ValueError):
+    """The payload is not signed by Stripe with our secret (or the signature is too old)."""
+
+
+def verify(payload: bytes, signature: str | None) -> dict:
+    """The event as a dict if Stripe signed this exact body with STRIPE_WEBHOOK_SECRET, else SignatureError."""
+    secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
+    if not signature:
+        raise SignatureError("missing Stripe-Signature header")
+    try:
+        stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature, secret, TOLERANCE)
+    except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
+        raise SignatureError(str(exc)) from None
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        raise SignatureError("body is not JSON") from None
+    if not isinstance(event, dict) or not str(event.get("id", "")).startswith("evt_") or not event.get("type"):
+        raise SignatureError("not a Stripe event")
+    return event
+
+
+def store_event(event: dict) -> bool:
+    """Store the event and enqueue its processing in one transaction; False for a duplicate id."""
+    from covet.webhooks.jobs import process_stripe_event
+
+    insert = _insert(StripeEvent).values(
+        event_id=event["id"], type=event["type"], livemode=bool(event.get("livemode")), payload=event,
+        stripe_created_at=dt.datetime.fromtimestamp(event.get("created", 0), dt.UTC),
+        status="pending", attempts=0, received_at=utcnow())
+    new_id = db.session.scalar(insert.on_conflict_do_nothing(index_elements=["event_id"]).returning(StripeEvent.id))
+    if new_id is None:
+        db.session.rollback()
+        return False
+    enqueue(process_stripe_event, new_id)
+    db.session.commit()
+    return True
+
+
+def _insert(model):
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)
+
+
+def process(event_row_id: int) -> str:
+    """Run the handler for a stored event; idempotent, so a replay or a duplicate delivery changes nothing."""
+    from covet.webhooks.handlers import HANDLERS
+
+    row = db.session.get(StripeEvent, event_row_id)
+    if row is None:
+        return "missing"
+    handler = HANDLERS.get(row.type)
+    db.session.execute(update(StripeEvent).where(StripeEvent.id == row.id)
+                       .values(attempts=StripeEvent.attempts + 1))
+    if handler is None:
+        row.status, row.processed_at = "ignored", utcnow()
+        db.session.commit()
+        return "ignored"
+    try:
+        handler(row.payload)
+    except Exception as exc:
+        db.session.rollback()
+        _mark(row.id, status="failed", last_error=f"{type(exc).__name__}: {exc}"[:4000])
+        raise
+    _mark(row.id, status="processed", processed_at=utcnow(), last_error=None)
+    return "processed"
+
+
+def _mark(row_id: int, **values) -> None:
+    db.session.execute(update(StripeEvent).where(StripeEvent.id == row_id).values(**values))
+    db.session.commit()
+
+
+def replay(event_row_id: int, actor: Actor) -> bool:
+    """Process a stored event again (admin); handlers are idempotent, so this is always safe."""
+    from covet.webhooks.jobs import process_stripe_event
+
+    if db.session.scalar(select(StripeEvent.id).where(StripeEvent.id == event_row_id)) is None:
+        return False
+    db.session.execute(update(StripeEvent).where(StripeEvent.id == event_row_id).values(status="pending"))
+    record(actor, "webhook.replayed", "stripe_event", event_row_id)
+    enqueue(process_stripe_event, event_row_id)
+    db.session.commit()
+    return True
