@@ -261,3 +261,38 @@ def moto_endpoint():
 
     with moto_server() as endpoint:
         yield endpoint
+
+
+# --- Stripe peers ---
+@pytest.fixture(scope="session")
+def localstripe():
+    """localstripe on a free loopback port for the whole run; yields its base URL (see fresh_localstripe)."""
+    from tests.stripe_peers import localstripe_server
+
+    with localstripe_server() as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def fresh_localstripe(localstripe):
+    """localstripe emptied (objects and webhook endpoints) for this test; returns its base URL."""
+    from tests.stripe_peers import reset_localstripe
+
+    reset_localstripe(localstripe)
+    return localstripe
+
+
+@pytest.fixture(scope="session")
+def _stripe_fake_server():
+    from tests.stripe_peers import StripeFake
+
+    fake = StripeFake().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def stripe_fake(_stripe_fake_server):
+    """The Stripe fake for what localstripe lacks, emptied for this test; fake.set_stripe_config(app) uses it."""
+    _stripe_fake_server.reset()
+    return _stripe_fake_server

@@ -16,7 +16,7 @@ from covet.payments import gateway
 from covet.payments.models import Payment
 
 MAX_LINES, MAX_QUANTITY = 50, 20
-SESSION_MINUTES = 30  # Stripe's minimum expiry; an abandoned cart is cancelled when it expires
+SESSION_MINUTES = 31  # just above Stripe's 30-minute minimum; an abandoned cart is cancelled when it expires
 
 
 def checkout_currency(client_currency: str | None) -> str:

@@ -19,11 +19,16 @@ UNPAID = ("unpaid", "pending", "failed")
 SYSTEM = Actor.system("stripe")
 
 
+def _locked(order_id: int) -> Order | None:
+    # Events of one order are handled one at a time (row lock): two workers must not both create its payment.
+    return db.session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+
+
 def order_for(obj: dict) -> Order | None:
-    """The order a Stripe object belongs to: metadata.order_id, else a payment we recorded."""
+    """The order a Stripe object belongs to (locked for this transaction): metadata.order_id, else a payment."""
     order_id = (obj.get("metadata") or {}).get("order_id")
     if order_id and str(order_id).isdigit():
-        return db.session.get(Order, int(order_id))
+        return _locked(int(order_id))
     for column, value in ((Payment.checkout_session_id, obj.get("id") if obj.get("object") == "checkout.session"
                            else None), (Payment.payment_intent_id, obj.get("payment_intent") or
                                         (obj.get("id") if obj.get("object") == "payment_intent" else None)),
@@ -31,7 +36,7 @@ def order_for(obj: dict) -> Order | None:
         if value:
             order_id = db.session.scalar(select(Payment.order_id).where(column == value))
             if order_id:
-                return db.session.get(Order, order_id)
+                return _locked(order_id)
     return None
 
 

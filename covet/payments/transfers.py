@@ -12,13 +12,19 @@ from covet.payments.models import Payment, Transfer
 from covet.stores.models import Store
 
 
+def charge_id_of(intent: dict) -> str | None:
+    """latest_charge is an id, or the charge itself when expanded (localstripe always expands it)."""
+    charge = intent.get("latest_charge")
+    return charge.get("id") if isinstance(charge, dict) else charge
+
+
 def _charge_id(order: Order) -> str | None:
     payment = db.session.scalar(select(Payment).where(Payment.order_id == order.id).order_by(Payment.id))
     if payment is None:
         return None
     if not payment.charge_id and payment.payment_intent_id:
         intent = gateway.call(f"/v1/payment_intents/{payment.payment_intent_id}")
-        payment.charge_id = intent.get("latest_charge")
+        payment.charge_id = charge_id_of(intent)
     return payment.charge_id
 
 
@@ -31,8 +37,9 @@ def send_transfers(order_id: int) -> int:
     sent = 0
     for transfer in pending:
         store = db.session.get(Store, transfer.store_id)
-        if not store.stripe_account_id or transfer.amount == 0:
-            transfer.status = "waiting" if transfer.amount else "skipped"  # not connected yet: staff see it
+        if not (store.stripe_account_id and store.payouts_enabled) or transfer.amount == 0:
+            # Not onboarded yet: Stripe would refuse, and no retry can fix that. Staff see "waiting".
+            transfer.status = "waiting" if transfer.amount else "skipped"
             continue
         params = {"amount": transfer.amount, "currency": transfer.currency, "destination": store.stripe_account_id,
                   "transfer_group": transfer.transfer_group, "metadata": {"order_id": order.id}}

@@ -1,11 +1,14 @@
-"""Stores: list and detail (merchants see only their own)."""
-from flask import Blueprint
+"""Stores: list, detail and Stripe Connect onboarding (merchants see and connect only their own)."""
+from flask import Blueprint, flash, redirect, url_for
 from sqlalchemy import func, select
 
 from covet.extensions import db
 from covet.orders.models import OrderLine
+from covet.payments.gateway import GatewayError, PaymentsDisabledError
+from covet.stores import services
 from covet.stores.models import Store
-from covet.web.htmx import render_page
+from covet.web.actor import current_actor
+from covet.web.htmx import redirect_after_post, render_page, toast
 from covet.web.policy import EVERYONE, allow, get_scoped_or_404, store_scope
 
 bp = Blueprint("stores", __name__, url_prefix="/admin/stores")
@@ -19,10 +22,66 @@ def store_list():
     return render_page("stores/list.html", stores=stores)
 
 
+def _detail(store: Store, http_status: int = 200, connect_error: str | None = None):
+    line_count = db.session.scalar(select(func.count()).select_from(OrderLine).where(OrderLine.store_id == store.id))
+    status = services.connect_status(store)
+    return render_page("stores/detail.html", "store_connect", http_status=http_status, store=store,
+                       line_count=line_count, connect_status=status, status_label=services.STATUS_LABELS[status],
+                       stripe_enabled=services.stripe_enabled(), disabled_message=services.CONNECT_DISABLED,
+                       connect_error=connect_error)
+
+
 @bp.get("/<int:store_id>")
 @allow(*EVERYONE)
 def store_detail(store_id: int):
     """One store: Connect status and figures."""
+    return _detail(get_scoped_or_404(Store, store_id, store_column="id"))
+
+
+def _onboarding(store: Store):
+    """Send the user to a new Stripe onboarding link, or show why that is not possible."""
+    try:
+        url = services.start_onboarding(
+            store.id, current_actor(),
+            return_url=url_for("stores.connect_return", store_id=store.id, _external=True),
+            refresh_url=url_for("stores.connect_refresh", store_id=store.id, _external=True))
+    except PaymentsDisabledError:
+        return _detail(store, 422)  # the page says payments are disabled and has no button
+    except GatewayError as exc:
+        db.session.rollback()
+        toast(exc.message, "error")  # a 5xx is not swapped into the page: the toast carries the reason
+        return _detail(store, 503 if exc.retryable else 502, exc.message)
+    return redirect_after_post(url)
+
+
+@bp.post("/<int:store_id>/connect")
+@allow(*EVERYONE)
+def connect_start(store_id: int):
+    """Set up payouts: create the store's Stripe account if needed and go to Stripe's onboarding."""
+    return _onboarding(get_scoped_or_404(Store, store_id, store_column="id"))
+
+
+@bp.get("/<int:store_id>/connect/refresh")
+@allow(*EVERYONE)
+def connect_refresh(store_id: int):
+    """Stripe sends the seller here when a link expired or was used: go on with a new link."""
     store = get_scoped_or_404(Store, store_id, store_column="id")
-    line_count = db.session.scalar(select(func.count()).select_from(OrderLine).where(OrderLine.store_id == store.id))
-    return render_page("stores/detail.html", store=store, line_count=line_count)
+    if not store.stripe_account_id:  # never started: the page has the button
+        return redirect(url_for("stores.store_detail", store_id=store.id), code=303)
+    return _onboarding(store)
+
+
+@bp.get("/<int:store_id>/connect/return")
+@allow(*EVERYONE)
+def connect_return(store_id: int):
+    """Back from Stripe: read the account's current flags, then show the store."""
+    store = get_scoped_or_404(Store, store_id, store_column="id")
+    try:
+        services.refresh_store_account(store.id)
+    except (PaymentsDisabledError, GatewayError) as exc:
+        db.session.rollback()
+        flash(getattr(exc, "message", str(exc)), "error")
+    else:
+        status = services.connect_status(store)
+        flash(f"Stripe: {services.STATUS_LABELS[status]}.", "success" if status == "enabled" else "info")
+    return redirect(url_for("stores.store_detail", store_id=store.id), code=303)

@@ -13,6 +13,7 @@ NAVIGATION = (
     ("dashboard.home", "Dashboard", ("admin", "staff", "merchant")),
     ("catalog.product_list", "Products", ("admin", "staff", "merchant")),
     ("stores.store_list", "Stores", ("admin", "staff", "merchant")),
+    ("payouts.payout_list", "Payouts", ("admin", "staff", "merchant")),
     ("users.user_list", "Users", ("admin",)),
     ("jobs.jobs_index", "Jobs", ("admin",)),
     ("emails.email_index", "Emails", ("admin",)),

@@ -72,7 +72,9 @@ def intent_succeeded(event: dict) -> None:
     if (order := _order(intent, event)) is None:
         return
     payment = payments.payment_for(order, intent_id=intent["id"], succeeded=True)
-    payment.charge_id = intent.get("latest_charge") or payment.charge_id
+    from covet.payments.transfers import charge_id_of
+
+    payment.charge_id = charge_id_of(intent) or payment.charge_id
     payment.status = "succeeded"
     payments.mark_order_paid(order)
     db.session.commit()
@@ -111,10 +113,22 @@ def payout_paid(event: dict) -> None:
 
 
 def account_updated(event: dict) -> None:
-    from covet.stores.services import sync_store_account
+    """Fetch the account now rather than trust this payload: an older event may arrive after a newer one."""
+    from sqlalchemy import select
 
-    sync_store_account(_object(event))
-    db.session.commit()
+    from covet.payments.gateway import GatewayError, PaymentsDisabledError
+    from covet.stores.models import Store
+    from covet.stores.services import refresh_store_account, sync_store_account
+
+    account = _object(event)
+    store_id = db.session.scalar(select(Store.id).where(Store.stripe_account_id == account.get("id")))
+    if store_id is None:
+        return
+    try:
+        refresh_store_account(store_id)
+    except (PaymentsDisabledError, GatewayError):
+        sync_store_account(account)  # no API to ask: the payload is the best we have
+        db.session.commit()
 
 
 HANDLERS: dict[str, Callable[[dict], None]] = {

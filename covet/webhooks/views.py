@@ -9,7 +9,7 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 
 @bp.post("/stripe")
-@limiter.limit("1200 per minute")
+@limiter.limit(lambda: current_app.config.get("WEBHOOK_RATE_LIMIT") or "6000 per minute")  # Stripe bursts
 @csrf.exempt  # Stripe cannot send our CSRF token; the signature on the raw body is the check
 def stripe_webhook():
     """Acknowledge a signed Stripe event; processing happens in the worker."""

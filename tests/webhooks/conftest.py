@@ -3,6 +3,7 @@ import pytest
 
 from covet.catalog.models import Product, Variant
 from covet.orders.models import Order, OrderLine
+from tests.notifications.conftest import smtp_sink  # noqa: F401 - the SMTP sink fixture, shared
 from tests.webhooks.support import SECRET
 
 

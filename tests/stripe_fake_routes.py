@@ -1,0 +1,226 @@
+"""StripeFake's endpoints (see tests/stripe_peers.py): form parsing, Stripe-shaped errors, and one function
+per route, each taking the fake, the parsed params and the path's ids, and returning the object Stripe
+would answer with. Shapes follow Stripe's documented v1 objects, trimmed to the fields Covet reads."""
+from __future__ import annotations
+
+import re
+import secrets
+import string
+import time
+
+ALNUM = string.ascii_letters + string.digits
+REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+LINK_SECONDS = 300  # Stripe's Account Links expire after a few minutes
+
+
+def new_id(prefix: str, length: int = 24) -> str:
+    return f"{prefix}_{''.join(secrets.choice(ALNUM) for _ in range(length))}"
+
+
+def parse_form(pairs: list[tuple[str, str]]) -> dict:
+    """metadata[order_id]=7&items[0][qty]=2 → {"metadata": {"order_id": "7"}, "items": [{"qty": "2"}]}."""
+    root: dict = {}
+    for key, value in pairs:
+        parts = [key.split("[", 1)[0], *re.findall(r"\[([^\]]*)\]", key)]
+        node = root
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1] or str(len(node))] = value
+    return _listify(root)
+
+
+def _listify(node):
+    if not isinstance(node, dict):
+        return node
+    if node and all(k.isdigit() for k in node):
+        return [_listify(node[k]) for k in sorted(node, key=int)]
+    return {k: _listify(v) for k, v in node.items()}
+
+
+class StripeError(Exception):
+    """A Stripe-shaped error answer; `saved=False` for validation errors Stripe does not save for a key."""
+
+    def __init__(self, status: int, message: str, code: str | None = None, param: str | None = None,
+                 kind: str = "invalid_request_error", saved: bool = True):
+        super().__init__(message)
+        self.status, self.saved = status, saved
+        self.body = {"error": {k: v for k, v in {"type": kind, "code": code, "message": message,
+                                                  "param": param}.items() if v is not None}}
+
+
+def require(params: dict, *names: str) -> None:
+    for name in names:
+        if params.get(name) in (None, ""):
+            raise StripeError(400, f"Missing required param: {name}.", "parameter_missing", name, saved=False)
+
+
+def positive_int(value, param: str) -> int:
+    if not str(value).isdigit() or int(value) == 0:
+        raise StripeError(400, f"Invalid positive integer: {value}", "parameter_invalid_integer", param, saved=False)
+    return int(value)
+
+
+def retrieve(kind: str):
+    return lambda fake, params, object_id: fake.get(kind, object_id)
+
+
+def _session_total(items: list[dict]) -> tuple[int, str]:
+    total, currency = 0, ""
+    for n, item in enumerate(items):
+        data = item.get("price_data")
+        if not data:
+            raise StripeError(400, f"No such price: '{item.get('price')}'", "resource_missing",
+                              f"line_items[{n}][price]")
+        total += positive_int(data.get("unit_amount"), f"line_items[{n}][price_data][unit_amount]") * \
+            positive_int(item.get("quantity", "1"), f"line_items[{n}][quantity]")
+        currency = str(data.get("currency", "")).lower()
+    return total, currency
+
+
+def create_session(fake, params: dict) -> dict:
+    require(params, "mode", "line_items")
+    if params["mode"] != "payment":
+        raise StripeError(400, "StripeFake models mode=payment only.", param="mode", saved=False)
+    total, currency = _session_total(params["line_items"])
+    now, session_id = int(time.time()), new_id("cs_test", 58)
+    session = {"id": session_id, "object": "checkout.session", "mode": "payment", "status": "open",
+               "payment_status": "unpaid", "amount_subtotal": total, "amount_total": total, "currency": currency,
+               "metadata": params.get("metadata", {}), "client_reference_id": params.get("client_reference_id"),
+               "customer_email": params.get("customer_email"), "customer_details": None, "payment_intent": None,
+               "success_url": params.get("success_url"), "cancel_url": params.get("cancel_url"), "created": now,
+               "expires_at": int(params.get("expires_at") or now + 86400), "livemode": False,
+               "url": f"https://checkout.stripe.com/c/pay/{session_id}"}
+    fake.objects[session_id] = session
+    fake.intent_data[session_id] = params.get("payment_intent_data", {})
+    return session
+
+
+def list_sessions(fake, params: dict) -> dict:
+    found = [o for o in reversed(fake.objects.values()) if o["object"] == "checkout.session"
+             and params.get("payment_intent") in (None, o["payment_intent"])]
+    limit = positive_int(params.get("limit", "10"), "limit")
+    return {"object": "list", "url": "/v1/checkout/sessions", "has_more": len(found) > limit, "data": found[:limit]}
+
+
+def expire_session(fake, params: dict, session_id: str) -> dict:
+    session = fake.get("checkout.session", session_id)
+    if session["status"] != "open":
+        raise StripeError(400, f"Only Checkout Sessions with a status in [\"open\"] can be expired. "
+                               f"This session has a status of \"{session['status']}\".")
+    session.update(status="expired", url=None)
+    return session
+
+
+def create_account(fake, params: dict) -> dict:
+    require(params, "type")
+    if params["type"] != "express":
+        raise StripeError(400, "StripeFake models type=express accounts only.", param="type", saved=False)
+    requested = [name for name, wanted in params.get("capabilities", {}).items() if wanted.get("requested") == "true"]
+    account = {"id": new_id("acct", 16), "object": "account", "type": "express", "email": params.get("email"),
+               "country": params.get("country", "US"), "metadata": params.get("metadata", {}),
+               "charges_enabled": False, "payouts_enabled": False, "details_submitted": False,
+               "capabilities": {name: "inactive" for name in requested},
+               "requirements": {"currently_due": ["business_type", "external_account", "tos_acceptance.date"],
+                                "eventually_due": [], "past_due": [], "disabled_reason": "requirements.past_due"},
+               "created": int(time.time()), "livemode": False}
+    fake.objects[account["id"]] = account
+    return account
+
+
+def list_accounts(fake, params: dict) -> dict:
+    found = [o for o in reversed(fake.objects.values()) if o["object"] == "account"]
+    return {"object": "list", "url": "/v1/accounts", "has_more": False, "data": found}
+
+
+def create_account_link(fake, params: dict) -> dict:
+    require(params, "account", "type")
+    fake.get("account", params["account"], param="account")
+    if params["type"] not in ("account_onboarding", "account_update"):
+        raise StripeError(400, f"Invalid type: {params['type']}", param="type", saved=False)
+    now, token = int(time.time()), new_id("alu", 16)
+    fake.links[token] = {"account": params["account"], "return_url": params.get("return_url"),
+                         "refresh_url": params.get("refresh_url"), "expires_at": now + LINK_SECONDS, "visited": False}
+    return {"object": "account_link", "created": now, "expires_at": now + LINK_SECONDS,
+            "url": f"{fake.url}/setup/e/{params['account']}/{token}"}
+
+
+def visit_account_link(fake, params: dict, account_id: str, token: str) -> tuple[int, str]:
+    """The hosted onboarding page: back to return_url the first time, refresh_url once used or expired."""
+    link = fake.links.get(token)
+    if link is None or link["account"] != account_id:
+        raise StripeError(404, "This link is invalid.")
+    fresh = not link["visited"] and time.time() < link["expires_at"]
+    link["visited"] = True
+    return 302, link["return_url"] if fresh else link["refresh_url"]
+
+
+def create_transfer(fake, params: dict) -> dict:
+    require(params, "amount", "currency", "destination")
+    amount = positive_int(params["amount"], "amount")
+    destination = fake.get("account", params["destination"], param="destination")
+    if destination["capabilities"].get("transfers") != "active":
+        raise StripeError(400, "Your destination account needs to have at least one of the following capabilities "
+                               "enabled: transfers, crypto_transfers, legacy_payments",
+                          "insufficient_capabilities_for_transfer", "destination")
+    if params.get("source_transaction"):
+        fake.get("charge", params["source_transaction"], param="source_transaction")
+    transfer = {"id": new_id("tr"), "object": "transfer", "amount": amount, "amount_reversed": 0,
+                "currency": params["currency"].lower(), "destination": destination["id"],
+                "destination_payment": new_id("py"), "transfer_group": params.get("transfer_group"),
+                "source_transaction": params.get("source_transaction"), "metadata": params.get("metadata", {}),
+                "description": params.get("description"), "reversed": False, "balance_transaction": new_id("txn"),
+                "created": int(time.time()), "livemode": False}
+    fake.objects[transfer["id"]] = transfer
+    return transfer
+
+
+def _refundable_charge(fake, params: dict) -> dict:
+    if params.get("charge"):
+        return fake.get("charge", params["charge"], param="charge")
+    require(params, "payment_intent")
+    intent = fake.get("payment_intent", params["payment_intent"], param="payment_intent")
+    if intent["status"] != "succeeded" or not intent["latest_charge"]:
+        raise StripeError(400, f"This PaymentIntent ({intent['id']}) does not have a successful charge to refund.",
+                          param="payment_intent")
+    return fake.objects[intent["latest_charge"]]
+
+
+def create_refund(fake, params: dict) -> dict:
+    charge = _refundable_charge(fake, params)
+    remaining = charge["amount"] - charge["amount_refunded"]
+    if remaining == 0:
+        raise StripeError(400, f"Charge {charge['id']} has already been refunded.", "charge_already_refunded")
+    amount = positive_int(params["amount"], "amount") if "amount" in params else remaining
+    if amount > remaining:
+        raise StripeError(400, f"Refund amount ({amount}) is greater than unrefunded amount on charge ({remaining})",
+                          "amount_too_large", "amount")
+    if params.get("reason") and params["reason"] not in REFUND_REASONS:
+        raise StripeError(400, f"Invalid reason: must be one of {', '.join(REFUND_REASONS)}", param="reason",
+                          saved=False)
+    charge["amount_refunded"] += amount
+    charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+    refund = {"id": new_id("re"), "object": "refund", "amount": amount, "charge": charge["id"],
+              "payment_intent": charge["payment_intent"], "currency": charge["currency"],
+              "reason": params.get("reason"), "status": "succeeded", "metadata": params.get("metadata", {}),
+              "balance_transaction": new_id("txn"), "created": int(time.time())}
+    fake.objects[refund["id"]] = refund
+    return refund
+
+
+ID = r"([A-Za-z0-9_]+)"
+ROUTES = [
+    ("POST", r"/v1/checkout/sessions", create_session),
+    ("GET", r"/v1/checkout/sessions", list_sessions),
+    ("GET", rf"/v1/checkout/sessions/{ID}", retrieve("checkout.session")),
+    ("POST", rf"/v1/checkout/sessions/{ID}/expire", expire_session),
+    ("POST", r"/v1/accounts", create_account),
+    ("GET", r"/v1/accounts", list_accounts),
+    ("GET", rf"/v1/accounts/{ID}", retrieve("account")),
+    ("POST", r"/v1/account_links", create_account_link),
+    ("GET", rf"/setup/e/{ID}/{ID}", visit_account_link),
+    ("POST", r"/v1/transfers", create_transfer),
+    ("GET", rf"/v1/transfers/{ID}", retrieve("transfer")),
+    ("GET", rf"/v1/disputes/{ID}", retrieve("dispute")),
+    ("GET", rf"/v1/payment_intents/{ID}", retrieve("payment_intent")),
+    ("POST", r"/v1/refunds", create_refund),
+]
