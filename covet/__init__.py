@@ -63,10 +63,11 @@ def register_blueprints(app: Flask) -> None:
     from covet.payouts.views import bp as payouts_bp
     from covet.storefront.views import bp as storefront_bp
     from covet.stores.views import bp as stores_bp
+    from covet.webhooks.admin_views import bp as webhook_events_bp
     from covet.webhooks.views import bp as webhooks_bp
 
     for bp in (accounts_bp, users_bp, catalog_bp, checkout_bp, dashboard_bp, emails_bp, jobs_bp, media_bp, ops_bp,
-               payouts_bp, storefront_bp, stores_bp, webhooks_bp):
+               payouts_bp, storefront_bp, stores_bp, webhook_events_bp, webhooks_bp):
         app.register_blueprint(bp)
     from covet.jobs.dashboard import mount_rq_dashboard
 

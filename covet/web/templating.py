@@ -17,6 +17,7 @@ NAVIGATION = (
     ("users.user_list", "Users", ("admin",)),
     ("jobs.jobs_index", "Jobs", ("admin",)),
     ("emails.email_index", "Emails", ("admin",)),
+    ("webhook_events.event_list", "Webhooks", ("admin",)),
     ("accounts.password_change", "Password", ("admin", "staff", "merchant")),
 )
 

@@ -62,6 +62,5 @@ def event_replay(row_id: int):
         return redirect_after_post(url_for("webhook_events.event_detail", row_id=row_id))
     if request.form.get("view") == "row":
         body = render_block(LIST, "event_row", e=queries.event_row(row_id), badges=BADGES)
-        return body + render_block(LIST, "status_counts", counts=queries.status_counts(), filters=_filters(),
-                                   oob=True)
+        return body + render_block(LIST, "status_counts", counts=queries.status_counts(), oob=True)
     return render_block(DETAIL, "event_summary", event=_event_or_404(row_id), badges=BADGES)

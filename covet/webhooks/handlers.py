@@ -22,12 +22,20 @@ class OrderNotYetKnownError(LookupError):
 def _order(obj: dict, event: dict, required: bool = False):
     order = payments.order_for(obj)
     if order is None and obj.get("payment_intent"):
-        order = _order_via_intent(obj["payment_intent"])
+        try:
+            order = _order_via_intent(obj["payment_intent"])
+        except NotOursError:
+            log.info("event_not_ours", extra={"event": event["id"], "type": event["type"]})
+            return None  # nothing of ours to change; retrying would never help
     if order is None:
         log.warning("event_without_order", extra={"event": event["id"], "type": event["type"]})
         if required:
             raise OrderNotYetKnownError(f"{event['type']} {obj.get('id')}: no order yet")
     return order
+
+
+class NotOursError(LookupError):
+    """Stripe knows the payment, and it is not a Covet order (another product on the same account)."""
 
 
 def _order_via_intent(intent_id: str):
@@ -38,6 +46,8 @@ def _order_via_intent(intent_id: str):
         intent = gateway.call(f"/v1/payment_intents/{intent_id}")
     except (gateway.PaymentsDisabledError, gateway.GatewayError):
         return None
+    if not (intent.get("metadata") or {}).get("order_id"):
+        raise NotOursError(intent_id)
     return payments.order_for(intent)
 
 
@@ -95,7 +105,8 @@ def intent_failed(event: dict) -> None:
 
 def charge_refunded(event: dict) -> None:
     charge = _object(event)
-    order = _order(charge, event, required=True)
+    if (order := _order(charge, event, required=True)) is None:
+        return  # a charge of something else on the same Stripe account
     payments.record_refunds(order, charge)
     db.session.commit()
 

@@ -16,6 +16,7 @@ class StripeEvent(db.Model):
         CheckConstraint(enum_check("status", EVENT_STATUSES), name="status_valid"),
         Index("ix_stripe_events_status_received", "status", "received_at"),
         Index("ix_stripe_events_type_received", "type", "received_at"),
+        Index("ix_stripe_events_received", "received_at", "id"),  # the admin list, newest first
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import traceback
 
 import stripe
 from flask import current_app
@@ -73,8 +74,8 @@ def process(event_row_id: int) -> str:
     if row is None:
         return "missing"
     handler = HANDLERS.get(row.type)
-    db.session.execute(update(StripeEvent).where(StripeEvent.id == row.id)
-                       .values(attempts=StripeEvent.attempts + 1))
+    # Counted in its own transaction: a failing handler rolls back its work, not the attempt.
+    _mark(row.id, attempts=StripeEvent.attempts + 1)
     if handler is None:
         row.status, row.processed_at = "ignored", utcnow()
         db.session.commit()
@@ -83,7 +84,7 @@ def process(event_row_id: int) -> str:
         handler(row.payload)
     except Exception as exc:
         db.session.rollback()
-        _mark(row.id, status="failed", last_error=f"{type(exc).__name__}: {exc}"[:4000])
+        _mark(row.id, status="failed", last_error="".join(traceback.format_exception(exc))[-4000:])
         raise
     _mark(row.id, status="processed", processed_at=utcnow(), last_error=None)
     return "processed"

@@ -63,3 +63,14 @@ def test_account_updated_syncs_the_store_from_stripe(client, db, stripe_app, str
     deliver(client, db, stale)
     store = db.session.get(Store, store.id)
     assert (store.charges_enabled, store.payouts_enabled, store.details_submitted) == (True, True, True)
+
+
+def test_a_refund_of_a_charge_that_is_not_ours_is_left_alone(client, db, stripe_app, stripe_fake):
+    from covet.webhooks.models import StripeEvent
+
+    intent = stripe_fake.add_payment_intent(1000, "eur")  # another product on the same Stripe account
+    charge = {"id": intent["latest_charge"], "object": "charge", "amount": 1000, "amount_refunded": 1000,
+              "payment_intent": intent["id"], "refunds": {"data": []}}
+    deliver(client, db, stripe_fake.event("charge.refunded", charge))
+    row = db.session.scalar(select(StripeEvent))
+    assert row.status == "processed" and row.attempts == 1

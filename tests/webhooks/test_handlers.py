@@ -114,3 +114,18 @@ def test_replay_changes_nothing(client, db, make_order, login_as):
     services.process(row.id)
     db.session.expire_all()
     assert state(db, order.id) == before
+
+
+def test_a_failing_event_counts_its_attempts_and_keeps_the_traceback(client, db, make_order):
+    order = make_order()
+    early = charge_refunded(order, 500)  # before anything tells us which order the charge belongs to
+    assert post(client, early).status_code == 200
+    run_queued(__import__("flask").current_app)
+    for _ in range(2):
+        row = db.session.scalar(select(StripeEvent))
+        with contextlib.suppress(Exception):
+            services.process(row.id)
+    db.session.expire_all()
+    row = db.session.scalar(select(StripeEvent))
+    assert row.status == "failed" and row.attempts >= 2 and "Traceback" in row.last_error
+    assert "OrderNotYetKnownError" in row.last_error
