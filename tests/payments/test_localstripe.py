@@ -71,3 +71,28 @@ def test_localstripe_payment_and_its_signed_webhook(client, db, served, make_sto
     assert row.payload["data"]["object"]["id"] == intent.id  # signed by localstripe, accepted by us
     deliver(client, db)  # run whatever the served app queued
     assert db.session.get(Order, order.id).payment_status == expected
+
+
+def test_refund_through_localstripe(app, db, fresh_localstripe, make_store, make_user):
+    """The refund service against localstripe's real refunds: recorded, bounded, one per idempotency key."""
+    from covet.audit.services import Actor
+    from covet.payments import refunds
+    from covet.payments.models import Payment
+    from tests.stripe_peers import set_stripe_config
+
+    set_stripe_config(app, fresh_localstripe)
+    client = stripe.StripeClient("sk_test_local", base_addresses={"api": fresh_localstripe})
+    order = _order(db, make_store)
+    intent = client.v1.payment_intents.create(params={"amount": 4200, "currency": "eur",
+                                                      "payment_method": "pm_card_visa", "confirm": True})
+    order.payment_status = "paid"
+    db.session.add(Payment(order_id=order.id, payment_intent_id=intent.id, amount=4200, currency="eur",
+                           status="succeeded"))
+    db.session.commit()
+    actor = Actor.for_user(make_user("staff"))
+    refund = refunds.refund_order(order.id, 1200, actor, "refund-click-1")
+    assert refund.stripe_refund_id.startswith("re_") and refund.status == "succeeded"
+    stripe_side = client.v1.refunds.retrieve(refund.stripe_refund_id)
+    assert (stripe_side.amount, stripe_side.payment_intent) == (1200, intent.id)
+    order = db.session.get(Order, order.id)
+    assert (order.payment_status, order.refunded_amount) == ("partially_refunded", 1200)
