@@ -44,8 +44,9 @@ class EventRow:
 
     @property
     def error_summary(self) -> str:
+        """The exception line of a traceback (its last line), which says what went wrong."""
         lines = (self.last_error or "").strip().splitlines()
-        return lines[0][:160] if lines else ""
+        return lines[-1][:160] if lines else ""
 
 
 @dataclass
