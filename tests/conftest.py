@@ -215,10 +215,19 @@ def htmx_headers():
 
 
 @pytest.fixture
-def redis_conn():
-    """Real Redis with RQ's and Covet's keys cleared before and after; skips without REDIS_URL."""
+def redis_conn(app):
+    """Redis for RQ: the real one (REDIS_URL, keys cleared before and after), else an in-process fakeredis
+    that `app` is switched to, so job tests run everywhere; only tests needing a real server skip."""
     if not REDIS_URL:
-        pytest.skip("needs Redis (set REDIS_URL)")
+        import fakeredis
+
+        connection = fakeredis.FakeRedis(server=fakeredis.FakeServer())
+        app.config["REDIS_URL"] = "redis://fakeredis.invalid:6379/0"
+        app.extensions["covet_redis"] = connection
+        yield connection
+        app.config["REDIS_URL"] = None
+        app.extensions.pop("covet_redis", None)
+        return
     import redis
 
     connection = redis.Redis.from_url(REDIS_URL)
@@ -231,6 +240,10 @@ def redis_conn():
     clear()
     yield connection
     clear()
+
+
+requires_redis_server = pytest.mark.skipif(not REDIS_URL, reason="needs a real Redis server (REDIS_URL): "
+                                           "worker subprocesses or a server the test stops and starts")
 
 
 @pytest.fixture

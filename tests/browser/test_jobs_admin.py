@@ -4,9 +4,11 @@ from rq import Queue, SimpleWorker
 
 from covet.jobs import enqueue
 from tests.browser.test_admin_shell import _sign_in
+from tests.conftest import requires_redis_server
 from tests.jobs import sample_jobs
 
 
+@requires_redis_server  # the served app has its own Redis client: it cannot share an in-process fake
 def test_retry_a_failed_job_then_inspect_queues(live_server, page_factory, make_user, make_store, db, redis_conn):
     admin = make_user("admin")
     enqueue(sample_jobs.fail_unless_store_named, make_store("noor").id, "Atelier Noor")

@@ -16,7 +16,7 @@ from covet.jobs import enqueue, flush_outbox
 from covet.jobs.embedded import wait_for_embedded_jobs
 from covet.jobs.models import JobOutbox
 from covet.stores.models import Store
-from tests.conftest import REDIS_URL, build_app
+from tests.conftest import REDIS_URL, build_app, requires_redis_server
 from tests.jobs import sample_jobs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,6 +161,7 @@ def test_redis_down_at_enqueue_then_delivered_after_restart(tmp_path, database_u
         assert db.session.get(Store, store.id).name == "Kestrel & Co"
 
 
+@requires_redis_server
 def test_worker_py_runs_jobs_as_a_subprocess(app, db, database_url, make_store, redis_conn):
     store = make_store("lune")
     enqueue(sample_jobs.rename_store, store.id, "From worker.py")

@@ -13,12 +13,13 @@ from covet.dbtypes import utcnow
 from covet.notifications import services
 from covet.notifications.catalog import TEMPLATES
 from covet.notifications.models import EmailOutbox
-from tests.conftest import REDIS_URL, build_app
+from tests.conftest import REDIS_URL, build_app, requires_redis_server
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = TEMPLATES["order_confirmation"].demo
 
 
+@requires_redis_server
 def test_killed_worker_mid_send_then_sweeper_sends_exactly_once(app, db, database_url, tmp_path, smtp_sink,
                                                                  redis_conn):
     sender = build_app(database_url, tmp_path, SMTP_URL=smtp_sink.url)

@@ -16,7 +16,7 @@ from covet.payouts.models import Payout
 from covet.stores.models import Store
 from covet.webhooks import services
 from covet.webhooks.models import StripeEvent
-from tests.conftest import REDIS_URL, _empty_tables, requires_redis
+from tests.conftest import REDIS_URL, _empty_tables, requires_redis_server
 from tests.webhooks.support import charge_refunded, event, intent_event, post, session_completed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +102,7 @@ def retry_failed(db, env) -> None:
         drain(1, env)
 
 
-@requires_redis
+@requires_redis_server
 def test_shuffled_duplicated_events_converge(app, db, database_url, smtp_sink, redis_conn):
     app.config["WEBHOOK_RATE_LIMIT"] = "100000 per minute"  # the test posts 4,000 events in seconds
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "COVET_ENV": "testing",
