@@ -57,3 +57,17 @@ class TimestampMixin:
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow,
                                                     nullable=False)
+
+
+def insert_if_absent(model, conflict_column: str, **values) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING: the new row's id, or None when `conflict_column` already had the value.
+
+    One statement decides the winner, even when two workers race on the same key."""
+    from covet.extensions import db
+
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=[conflict_column])
+    return db.session.scalar(statement.returning(model.id))

@@ -11,7 +11,6 @@ from covet.disputes.models import Dispute
 from covet.extensions import db
 from covet.notifications.services import queue_email
 from covet.orders.models import OrderLine
-from covet.stores.models import Store
 
 OPEN_STATUSES = ("needs_response", "warning_needs_response")
 # Remind when the deadline is this close; each window sends once per dispute and recipient.
@@ -23,10 +22,9 @@ def dispute_recipients(dispute: Dispute) -> list[str]:
     staff = db.session.scalars(select(User.email).where(User.active.is_(True), User.role.in_(("admin", "staff"))))
     emails = set(staff)
     if dispute.order_id:
-        store_ids = select(OrderLine.store_id).where(OrderLine.order_id == dispute.order_id)
-        emails |= set(db.session.scalars(select(User.email).where(User.active.is_(True), User.role == "merchant",
-                                                                  User.store_id.in_(store_ids))))
-        emails |= {e for e in db.session.scalars(select(Store.support_email).where(Store.id.in_(store_ids))) if e}
+        from covet.stores.services import store_contacts
+
+        emails |= store_contacts(select(OrderLine.store_id).where(OrderLine.order_id == dispute.order_id))
     return sorted(emails)
 
 

@@ -9,7 +9,7 @@ from flask import current_app, render_template
 from sqlalchemy import or_, select, update
 
 from covet.audit.services import Actor, record
-from covet.dbtypes import utcnow
+from covet.dbtypes import insert_if_absent, utcnow
 from covet.extensions import db
 from covet.jobs import enqueue
 from covet.notifications.backends import OutgoingEmail, PermanentEmailError, TransientEmailError, backend_for
@@ -36,11 +36,9 @@ def queue_email(template: str, to: str, context: dict, idempotency_key: str) -> 
     if missing:
         raise EmailRequestError(f"{template}: missing context {', '.join(missing)}")
     # One statement decides who records the email, even when two workers race on the same key.
-    insert = _insert_for_dialect(EmailOutbox).values(
-        template=template, recipient=to.strip(), context=context, idempotency_key=idempotency_key,
-        status="pending", attempts=0, created_at=utcnow())
-    new_id = db.session.scalar(insert.on_conflict_do_nothing(index_elements=["idempotency_key"])
-                               .returning(EmailOutbox.id))
+    new_id = insert_if_absent(EmailOutbox, "idempotency_key", template=template, recipient=to.strip(),
+                              context=context, idempotency_key=idempotency_key, status="pending", attempts=0,
+                              created_at=utcnow())
     row = db.session.scalar(select(EmailOutbox).where(EmailOutbox.idempotency_key == idempotency_key))
     if new_id is None:
         return row
@@ -48,14 +46,6 @@ def queue_email(template: str, to: str, context: dict, idempotency_key: str) -> 
 
     enqueue(deliver_email, row.id)
     return row
-
-
-def _insert_for_dialect(model):
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(model)
 
 
 def render_email(template: str, context: dict) -> tuple[str, str, str]:

@@ -5,12 +5,12 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from covet.accounts.models import User
 from covet.extensions import db
 from covet.notifications.services import queue_email
 from covet.observability import get_logger
 from covet.payouts.models import Payout
 from covet.stores.models import Store
+from covet.stores.services import store_contacts
 
 
 def record_payout(obj: dict, account_id: str | None) -> Payout | None:
@@ -34,14 +34,9 @@ def record_payout(obj: dict, account_id: str | None) -> Payout | None:
         context = {"store_name": store.name, "amount": payout.amount, "currency": payout.currency,
                    "arrival_date": payout.arrival_date.isoformat() if payout.arrival_date else "",
                    "payout_id": payout.stripe_payout_id, "payouts_url": "/admin/payouts/"}
-        for email in _store_emails(store):
+        for email in sorted(store_contacts([store.id])):
             queue_email("seller_payout", email, context, f"payout:{payout.stripe_payout_id}:{email}")
     db.session.commit()
     return payout
 
 
-def _store_emails(store: Store) -> list[str]:
-    emails = set(db.session.scalars(select(User.email).where(User.store_id == store.id, User.active.is_(True))))
-    if store.support_email:
-        emails.add(store.support_email)
-    return sorted(emails)

@@ -6,6 +6,7 @@ import uuid
 from flask import current_app
 from sqlalchemy import select
 
+from covet.accounts.models import User
 from covet.audit.services import Actor, record
 from covet.errors import NotFoundError
 from covet.extensions import db
@@ -110,3 +111,13 @@ def refresh_store_account(store_id: int) -> Store:
         sync_store_account(gateway.call(f"/v1/accounts/{store.stripe_account_id}"))
         db.session.commit()
     return store
+
+
+def store_contacts(store_ids) -> set[str]:
+    """Who hears about a store's money and disputes: its active merchants and its support address.
+
+    `store_ids` is a list of ids or a select of them."""
+    merchants = db.session.scalars(select(User.email).where(User.active.is_(True), User.role == "merchant",
+                                                            User.store_id.in_(store_ids)))
+    support = db.session.scalars(select(Store.support_email).where(Store.id.in_(store_ids)))
+    return set(merchants) | {email for email in support if email}

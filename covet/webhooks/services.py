@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from covet.audit.services import Actor, record
-from covet.dbtypes import utcnow
+from covet.dbtypes import insert_if_absent, utcnow
 from covet.extensions import db
 from covet.jobs import enqueue
 from covet.webhooks.models import StripeEvent
@@ -45,25 +45,16 @@ def store_event(event: dict) -> bool:
     """Store the event and enqueue its processing in one transaction; False for a duplicate id."""
     from covet.webhooks.jobs import process_stripe_event
 
-    insert = _insert(StripeEvent).values(
-        event_id=event["id"], type=event["type"], livemode=bool(event.get("livemode")), payload=event,
-        stripe_created_at=dt.datetime.fromtimestamp(event.get("created", 0), dt.UTC),
+    new_id = insert_if_absent(
+        StripeEvent, "event_id", event_id=event["id"], type=event["type"], livemode=bool(event.get("livemode")),
+        payload=event, stripe_created_at=dt.datetime.fromtimestamp(event.get("created", 0), dt.UTC),
         status="pending", attempts=0, received_at=utcnow())
-    new_id = db.session.scalar(insert.on_conflict_do_nothing(index_elements=["event_id"]).returning(StripeEvent.id))
     if new_id is None:
         db.session.rollback()
         return False
     enqueue(process_stripe_event, new_id)
     db.session.commit()
     return True
-
-
-def _insert(model):
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(model)
 
 
 def process(event_row_id: int) -> str:
