@@ -33,6 +33,15 @@ requires_postgres = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (set
 requires_redis = pytest.mark.skipif(not REDIS_URL, reason="needs Redis (set REDIS_URL)")
 
 
+def free_port() -> int:
+    """A TCP port on loopback nobody is listening on (for servers that need the number up front)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def pytest_report_header(config):
     return [f"covet database: {'PostgreSQL ' + PG_URL if PG_URL else 'SQLite (PostgreSQL-only tests skipped)'}",
             f"covet redis: {REDIS_URL or 'none (embedded mode; Redis-only tests skipped)'}",

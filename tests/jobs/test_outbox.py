@@ -1,7 +1,6 @@
 """Enqueue after commit, nothing lost: RQ on real Redis, the in-process runner without it."""
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from covet.jobs import enqueue, flush_outbox
 from covet.jobs.embedded import wait_for_embedded_jobs
 from covet.jobs.models import JobOutbox
 from covet.stores.models import Store
-from tests.conftest import REDIS_URL, build_app, requires_redis_server
+from tests.conftest import REDIS_URL, build_app, free_port, requires_redis_server
 from tests.jobs import sample_jobs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,19 +103,13 @@ def test_failed_job_is_listed_then_retried_from_the_admin(app, db, client, login
     assert db.session.get(Store, store.id).support_email == "done@covet.test"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def private_redis(tmp_path):
     """A redis-server of our own that the test can stop and start again on the same port."""
     binary = shutil.which("redis-server")
     if not binary or not REDIS_URL:
         pytest.skip("needs redis-server and REDIS_URL")
-    port = _free_port()
+    port = free_port()
     command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                "--dir", str(tmp_path)]
 

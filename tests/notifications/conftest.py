@@ -1,13 +1,14 @@
 """Real protocol peers on loopback: an aiosmtpd SMTP sink and an HTTP server answering like Resend."""
 import asyncio
 import json
-import socket
 import threading
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from tests.conftest import free_port
 
 
 class SinkHandler:
@@ -38,9 +39,7 @@ class SinkHandler:
 @pytest.fixture
 def smtp_sink():
     handler = SinkHandler()
-    with socket.socket() as probe:  # aiosmtpd checks its own port after starting, so it needs a real one
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # aiosmtpd checks its own port after starting, so it needs a real one
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     handler.url = f"smtp://127.0.0.1:{port}"

@@ -3,7 +3,6 @@
 Real peers only: Redis (or fakeredis in embedded mode), RQ's SimpleWorker, moto's CloudFront server and a
 revalidate endpoint on 127.0.0.1.
 """
-import socket
 
 import pytest
 from sqlalchemy import select
@@ -21,7 +20,7 @@ from covet.storefront.cache import (
     store_page,
 )
 from covet.storefront.jobs import RevalidateError, purge_pending_tags
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, free_port
 
 PURGE_JOB = "covet.storefront.jobs.purge_pending_tags"
 NOTHING = {"tags": 0, "keys_deleted": 0, "paths": 0, "cloudfront_paths": 0, "revalidated": 0}
@@ -201,18 +200,12 @@ def test_revalidate_retries_a_server_error(app, db, revalidate, run_jobs, log_li
     assert purge_runs(log_lines)[0]["revalidated"] == 1
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_revalidate_fails_the_job_for_a_retry_but_keeps_the_purge(app, db, run_jobs, revalidate,
                                                                               cloudfront):
     store_catalog()
     distribution = app.config["CLOUDFRONT_DISTRIBUTION_ID"]
     working_url = app.config["REVALIDATE_URL"]
-    app.config["REVALIDATE_URL"] = f"http://127.0.0.1:{_closed_port()}/api/revalidate"
+    app.config["REVALIDATE_URL"] = f"http://127.0.0.1:{free_port()}/api/revalidate"
     job_id = request_invalidation(["product:1"])
     db.session.commit()
     [ran] = run_jobs(job_id)
