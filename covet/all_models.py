@@ -6,7 +6,16 @@ from covet.disputes.models import Dispute, DisputeFile  # noqa: F401
 from covet.jobs.models import JobOutbox  # noqa: F401
 from covet.media.models import Media  # noqa: F401
 from covet.notifications.models import EmailOutbox  # noqa: F401
-from covet.orders.models import Customer, Fulfilment, FulfilmentLine, Order, OrderLine, OrderNote, OrderTag  # noqa: F401
+from covet.orders.models import (  # noqa: F401
+    Customer,
+    Fulfilment,
+    FulfilmentLine,
+    Order,
+    OrderFilterPreset,
+    OrderLine,
+    OrderNote,
+    OrderTag,
+)
 from covet.payments.models import Payment, Refund, Transfer  # noqa: F401
 from covet.payouts.models import Payout  # noqa: F401
 from covet.storefront.models import PriceAlert  # noqa: F401

@@ -1,7 +1,7 @@
 """The email outbox: one row per email, unique by idempotency key."""
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from covet.dbtypes import JSONType, UTCDateTime, enum_check, utcnow
@@ -33,3 +33,5 @@ class EmailOutbox(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The order an email is about (confirmation, shipping, cancellation), for the order's timeline.
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"), index=True)

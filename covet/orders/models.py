@@ -1,7 +1,7 @@
 """Customers, orders, their lines, fulfilments, notes and tags."""
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from covet.dbtypes import Currency, JSONType, TimestampMixin, UTCDateTime, enum_check, utcnow
@@ -10,6 +10,9 @@ from covet.extensions import db
 PAYMENT_STATUSES = ("unpaid", "pending", "paid", "partially_refunded", "refunded", "failed")
 FULFILMENT_STATUSES = ("unfulfilled", "partial", "fulfilled")
 ORDER_STATES = ("open", "cancelled", "closed")
+# An order staff still have to work: paid (or partly refunded), open, not fully shipped, nobody on it.
+TAKE_NEXT_WHERE = ("assignee_id IS NULL AND state = 'open' AND payment_status IN ('paid', 'partially_refunded') "
+                   "AND fulfilment_status <> 'fulfilled'")
 
 
 class Customer(TimestampMixin, db.Model):
@@ -37,6 +40,11 @@ class Order(TimestampMixin, db.Model):
         Index("ix_orders_created", "created_at", "id"),
         Index("ix_orders_total", "total_amount", "id"),
         Index("ix_orders_email", "email"),
+        # Payment + fulfilment together is the queue's most used question ("paid, not shipped").
+        Index("ix_orders_payment_fulfilment_created", "payment_status", "fulfilment_status", "created_at", "id"),
+        # "Take next" reads only this small partial index, oldest first.
+        Index("ix_orders_take_next", "created_at", "id", postgresql_where=text(TAKE_NEXT_WHERE),
+              sqlite_where=text(TAKE_NEXT_WHERE)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,6 +83,11 @@ class Order(TimestampMixin, db.Model):
         return self.total_amount - self.refunded_amount
 
 
+# Customer search is a case-insensitive prefix: text_pattern_ops lets LIKE 'abc%' use it on PostgreSQL.
+Index("ix_orders_email_lower", func.lower(Order.email).label("email_lower"),
+      postgresql_ops={"email_lower": "text_pattern_ops"})
+
+
 class OrderLine(db.Model):
     """A variant as it was sold: title, SKU and price are snapshots."""
 
@@ -85,6 +98,8 @@ class OrderLine(db.Model):
         CheckConstraint("quantity_fulfilled BETWEEN 0 AND quantity", name="fulfilled_range"),
         CheckConstraint("quantity_refunded BETWEEN 0 AND quantity", name="refunded_range"),
         Index("ix_order_lines_store_order", "store_id", "order_id"),
+        # SKU search is a prefix match; text_pattern_ops serves LIKE 'SKU%' whatever the collation.
+        Index("ix_order_lines_sku_pattern", "sku", postgresql_ops={"sku": "text_pattern_ops"}),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,7 +108,7 @@ class OrderLine(db.Model):
     variant_id: Mapped[int | None] = mapped_column(ForeignKey("variants.id", ondelete="SET NULL"), index=True)
     product_title: Mapped[str] = mapped_column(String(200), nullable=False)
     variant_title: Mapped[str] = mapped_column(String(200), nullable=False, default="")
-    sku: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    sku: Mapped[str] = mapped_column(String(64), nullable=False)
     unit_price_amount: Mapped[int] = mapped_column(Integer, nullable=False)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
     quantity_fulfilled: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -142,8 +157,11 @@ class Fulfilment(db.Model):
     shipped_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    # One per submitted form: a double-click or a retried request finds the first fulfilment.
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
 
     lines = relationship("FulfilmentLine", cascade="all, delete-orphan")
+    store = relationship("Store")
 
 
 class FulfilmentLine(db.Model):
@@ -153,3 +171,16 @@ class FulfilmentLine(db.Model):
     fulfilment_id: Mapped[int] = mapped_column(ForeignKey("fulfilments.id", ondelete="CASCADE"), primary_key=True)
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"), primary_key=True)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class OrderFilterPreset(db.Model):
+    """A user's saved queue filter, kept as the query string it was saved from."""
+
+    __tablename__ = "order_filter_presets"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(String(60), nullable=False)
+    query: Mapped[str] = mapped_column(String(1000), nullable=False, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)

@@ -1,7 +1,7 @@
 """Every Stripe event we received, stored once by its id."""
 import datetime as dt
 
-from sqlalchemy import Boolean, CheckConstraint, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from covet.dbtypes import JSONType, UTCDateTime, enum_check, utcnow
@@ -17,6 +17,7 @@ class StripeEvent(db.Model):
         Index("ix_stripe_events_status_received", "status", "received_at"),
         Index("ix_stripe_events_type_received", "type", "received_at"),
         Index("ix_stripe_events_received", "received_at", "id"),  # the admin list, newest first
+        Index("ix_stripe_events_order_received", "order_id", "received_at"),  # an order's timeline
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -30,3 +31,5 @@ class StripeEvent(db.Model):
     processed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Set when a handler finds the event's order, for the order's timeline.
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
