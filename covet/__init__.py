@@ -59,6 +59,7 @@ def register_blueprints(app: Flask) -> None:
     from covet.media.views import bp as media_bp
     from covet.notifications.views import bp as emails_bp
     from covet.ops.views import bp as ops_bp
+    from covet.orders.views import bp as orders_bp
     from covet.payments.views import bp as checkout_bp
     from covet.payouts.views import bp as payouts_bp
     from covet.storefront.views import bp as storefront_bp
@@ -67,7 +68,7 @@ def register_blueprints(app: Flask) -> None:
     from covet.webhooks.views import bp as webhooks_bp
 
     for bp in (accounts_bp, users_bp, catalog_bp, checkout_bp, dashboard_bp, emails_bp, jobs_bp, media_bp, ops_bp,
-               payouts_bp, storefront_bp, stores_bp, webhook_events_bp, webhooks_bp):
+               orders_bp, payouts_bp, storefront_bp, stores_bp, webhook_events_bp, webhooks_bp):
         app.register_blueprint(bp)
     from covet.jobs.dashboard import mount_rq_dashboard
 
