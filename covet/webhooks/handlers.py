@@ -1,7 +1,10 @@
 """Stripe event type → handler. Each handler is idempotent and gives the same end state in any order."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from covet.dbtypes import utcnow
 from covet.extensions import db
@@ -9,6 +12,33 @@ from covet.observability import get_logger
 from covet.payments import services as payments
 
 log = get_logger("covet.webhooks")
+
+
+@dataclass
+class OrderLink:
+    """The order the running handler found, for linking the stored event to it (the order's timeline)."""
+
+    order_id: int | None = None
+
+
+_current_link: ContextVar[OrderLink | None] = ContextVar("webhook_order_link", default=None)
+
+
+@contextmanager
+def linking_order() -> Iterator[OrderLink]:
+    """Collect the order a handler resolves while it runs (also when it then fails)."""
+    link = OrderLink()
+    token = _current_link.set(link)
+    try:
+        yield link
+    finally:
+        _current_link.reset(token)
+
+
+def _link(order_id: int | None) -> None:
+    link = _current_link.get()
+    if link is not None and order_id is not None:
+        link.order_id = order_id
 
 
 def _object(event: dict) -> dict:
@@ -31,6 +61,8 @@ def _order(obj: dict, event: dict, required: bool = False):
         log.warning("event_without_order", extra={"event": event["id"], "type": event["type"]})
         if required:
             raise OrderNotYetKnownError(f"{event['type']} {obj.get('id')}: no order yet")
+    else:
+        _link(order.id)
     return order
 
 
@@ -114,7 +146,7 @@ def charge_refunded(event: dict) -> None:
 def dispute_changed(event: dict) -> None:
     from covet.disputes.services import apply_stripe_dispute
 
-    apply_stripe_dispute(_object(event), event["created"])
+    _link(apply_stripe_dispute(_object(event), event["created"]).order_id)
 
 
 def payout_paid(event: dict) -> None:

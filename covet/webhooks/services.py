@@ -59,7 +59,7 @@ def store_event(event: dict) -> bool:
 
 def process(event_row_id: int) -> str:
     """Run the handler for a stored event; idempotent, so a replay or a duplicate delivery changes nothing."""
-    from covet.webhooks.handlers import HANDLERS
+    from covet.webhooks.handlers import HANDLERS, linking_order
 
     row = db.session.get(StripeEvent, event_row_id)
     if row is None:
@@ -71,14 +71,21 @@ def process(event_row_id: int) -> str:
         row.status, row.processed_at = "ignored", utcnow()
         db.session.commit()
         return "ignored"
-    try:
-        handler(row.payload)
-    except Exception as exc:
-        db.session.rollback()
-        _mark(row.id, status="failed", last_error="".join(traceback.format_exception(exc))[-4000:])
-        raise
-    _mark(row.id, status="processed", processed_at=utcnow(), last_error=None)
+    with linking_order() as link:
+        try:
+            handler(row.payload)
+        except Exception as exc:
+            db.session.rollback()
+            _mark(row.id, status="failed", last_error="".join(traceback.format_exception(exc))[-4000:],
+                  **_order_link(link.order_id))
+            raise
+    _mark(row.id, status="processed", processed_at=utcnow(), last_error=None, **_order_link(link.order_id))
     return "processed"
+
+
+def _order_link(order_id: int | None) -> dict:
+    """Link the event to the order its handler found; a later run that finds none never unlinks it."""
+    return {} if order_id is None else {"order_id": order_id}
 
 
 def _mark(row_id: int, **values) -> None:
