@@ -1,0 +1,115 @@
+"""Bulk actions on the queue: the ticked orders or everything matching the filter; CSV export as a job."""
+from __future__ import annotations
+
+import secrets
+
+from flask import Response, abort, make_response, request, url_for
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+
+from covet.errors import NotFoundError, ValidationError
+from covet.extensions import db
+from covet.orders import queries
+from covet.orders.views import QUEUE, _context, bp
+from covet.web.actor import current_actor
+from covet.web.htmx import is_fragment_request, redirect_after_post, toast
+from covet.web.policy import EVERYONE, allow
+
+BULK_LIMIT = 5000
+ACTIONS = ("assign", "tag", "fulfil", "export")
+
+
+def _selected_ids(filters: queries.QueueFilters) -> list[int]:
+    """The orders to act on: the ticked ones (that the user may see), or every match of the filters."""
+    actor = current_actor()
+    if request.form.get("scope") == "all":
+        return queries.matching_order_ids(filters, actor, limit=BULK_LIMIT)
+    ticked = [int(v) for v in request.form.getlist("order_ids") if v.isdigit()][:BULK_LIMIT]
+    return [row.id for row in queries.queue_rows(ticked, actor)]
+
+
+def _summary(result, verb: str) -> tuple[str, str]:
+    done, failed = len(result.done), result.failed
+    message = f"{done} order{'s' if done != 1 else ''} {verb}."
+    if failed:
+        shown = "; ".join(list(failed.values())[:5])
+        message += f" {len(failed)} not: {shown}{' …' if len(failed) > 5 else ''}"
+    return message, "error" if failed and not done else ("info" if failed else "success")
+
+
+def _run(action: str, ids: list[int]):
+    from covet.orders import bulk
+
+    actor = current_actor()
+    if action == "assign":
+        value = request.form.get("assignee", "")
+        assignee = current_user.id if value == "me" else (int(value) if value.isdigit() else None)
+        return _summary(bulk.bulk_assign(ids, assignee, actor), "assigned" if assignee else "unassigned")
+    if action == "tag":
+        return _summary(bulk.bulk_tag(ids, request.form.get("tag", ""), actor), "tagged")
+    key = request.form.get("idempotency_key") or secrets.token_hex(16)
+    return _summary(bulk.bulk_fulfil(ids, actor, key), "marked fulfilled")
+
+
+def _start_export(filters: queries.QueueFilters, ids: list[int] | None) -> Response:
+    from covet.jobs import enqueue
+    from covet.jobs.progress import remember_owner
+    from covet.orders.jobs import export_orders_csv
+
+    token = secrets.token_urlsafe(16)
+    job_id = enqueue(export_orders_csv, current_user.id, filters.query_string(after=""), token, ids)
+    db.session.commit()
+    remember_owner(job_id, current_user.id)
+    toast("Export started: the file is ready when the bar is full.", "info")
+    return redirect_after_post(url_for("jobs.job_progress", job_id=job_id))
+
+
+@bp.post("/bulk")
+@allow(*EVERYONE)
+def queue_bulk():
+    """Assign, tag, mark fulfilled or export the ticked orders, or every order matching the filter."""
+    filters = queries.filters_from_query(request.form.get("query", ""))
+    action = request.form.get("action", "")
+    if action not in ACTIONS or (action in ("assign", "tag") and not current_user.is_staff):
+        abort(403 if action in ACTIONS else 400)
+    ids = _selected_ids(filters)
+    if action == "export":
+        return _start_export(filters, None if request.form.get("scope") == "all" else ids)
+    if not ids:
+        message, level = "Tick some orders first (or choose “all matching”).", "error"
+    else:
+        try:
+            message, level = _run(action, ids)
+        except (ValidationError, NotFoundError) as exc:
+            db.session.rollback()
+            message, level = "; ".join(getattr(exc, "errors", {"": str(exc)}).values()), "error"
+    toast(message, level)
+    back = url_for("orders.queue") + ("?" + filters.query_string() if filters.query_string() else "")
+    if not is_fragment_request():
+        return redirect_after_post(back)
+    page = queries.queue_page(filters, current_actor())
+    context = _context(filters, page)
+    body = render_block(QUEUE, "order_list", **context) + render_block(QUEUE, "order_tabs", oob=True, **context)
+    response = make_response(body)
+    response.headers["HX-Push-Url"] = back
+    return response
+
+
+@bp.get("/exports/<token>.csv")
+@allow(*EVERYONE)
+def export_download(token: str):
+    """Download an orders CSV this user exported."""
+    from covet.media.storage import StorageError, get_storage
+    from covet.orders.jobs import export_key
+
+    if not token.replace("-", "").replace("_", "").isalnum():
+        abort(404)
+    try:
+        data = get_storage().get(export_key(current_user.id, token))
+    except (StorageError, FileNotFoundError, KeyError):
+        abort(404)
+    response = make_response(data)
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="orders-{token[:8]}.csv"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
