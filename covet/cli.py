@@ -63,3 +63,16 @@ def jobs_flush_command():
     delivered = flush_outbox()
     wait_for_embedded_jobs()
     click.echo(f"delivered {delivered} job(s)")
+
+
+@covet_cli.command("seed-bench")
+@click.option("--orders", default=1_000_000, show_default=True, type=click.IntRange(1), help="Orders to add.")
+@click.option("--seed", default=1, show_default=True, type=int, help="Random seed (same seed, same data).")
+@click.option("--batch", default=50_000, show_default=True, type=click.IntRange(1), help="Orders per COPY batch.")
+def seed_bench_command(orders, seed, batch):
+    """Add a large realistic data set for benchmarks (COPY on PostgreSQL, batches on SQLite)."""
+    from covet.orders.seed_bench import seed_bench
+
+    made = seed_bench(orders, seed=seed, batch=batch, progress=click.echo)
+    click.echo(f"seeded {made['orders']:,} orders, {made['lines']:,} lines, {made['customers']:,} customers, "
+               f"{made['payments']:,} payments, {made['tags']:,} tags in {made['seconds']:.1f} s")
