@@ -149,8 +149,9 @@ def _add_details(rows: list[QueueRow], actor: Actor) -> None:
         by_id[order_id].tags.append(tag)
 
 
-def _capped_count(where: list, cap: int = COUNT_CAP):
+def _capped_count(where: list, cap: int | None = None):
     """count(*) of at most cap + 1 matching rows: an index range read, never the whole table."""
+    cap = COUNT_CAP if cap is None else cap
     return select(func.count()).select_from(select(literal(1)).select_from(Order).where(*where)
                                             .limit(cap + 1).subquery()).scalar_subquery()
 
