@@ -11,6 +11,7 @@ from covet.money import format_money, to_major
 # (endpoint, label, roles): only screens that exist are listed.
 NAVIGATION = (
     ("dashboard.home", "Dashboard", ("admin", "staff", "merchant")),
+    ("orders.queue", "Orders", ("admin", "staff", "merchant")),
     ("catalog.product_list", "Products", ("admin", "staff", "merchant")),
     ("stores.store_list", "Stores", ("admin", "staff", "merchant")),
     ("payouts.payout_list", "Payouts", ("admin", "staff", "merchant")),
