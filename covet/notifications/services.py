@@ -27,8 +27,11 @@ class EmailRequestError(ValueError):
     """A programming or data error in the email request (unknown template, missing context)."""
 
 
-def queue_email(template: str, to: str, context: dict, idempotency_key: str) -> EmailOutbox:
-    """Record an email in the outbox and enqueue its delivery after commit; a repeated key is a no-op."""
+def queue_email(template: str, to: str, context: dict, idempotency_key: str,
+                order_id: int | None = None) -> EmailOutbox:
+    """Record an email in the outbox and enqueue its delivery after commit; a repeated key is a no-op.
+
+    `order_id` links the email to the order it is about (shown on the order's timeline)."""
     spec = TEMPLATES.get(template)
     if spec is None:
         raise EmailRequestError(f"unknown email template {template!r}")
@@ -38,7 +41,7 @@ def queue_email(template: str, to: str, context: dict, idempotency_key: str) -> 
     # One statement decides who records the email, even when two workers race on the same key.
     new_id = insert_if_absent(EmailOutbox, "idempotency_key", template=template, recipient=to.strip(),
                               context=context, idempotency_key=idempotency_key, status="pending", attempts=0,
-                              created_at=utcnow())
+                              created_at=utcnow(), order_id=order_id)
     row = db.session.scalar(select(EmailOutbox).where(EmailOutbox.idempotency_key == idempotency_key))
     if new_id is None:
         return row

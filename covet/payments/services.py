@@ -67,7 +67,8 @@ def mark_order_paid(order: Order) -> bool:
     db.session.refresh(order)
     sell_stock(order)
     book_transfers(order)
-    queue_email("order_confirmation", order.email, confirmation_context(order), f"order-confirmation:{order.number}")
+    queue_email("order_confirmation", order.email, confirmation_context(order), f"order-confirmation:{order.number}",
+                order_id=order.id)
     return True
 
 
