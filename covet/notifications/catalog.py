@@ -35,6 +35,11 @@ TEMPLATES: dict[str, EmailTemplate] = {t.name: t for t in [
          "tracking_number": "JD014600006281", "lines": _LINES[:1],
          "tracking_url": "https://www.dhl.com/en/express/tracking.html?AWB=JD014600006281"}),
     EmailTemplate(
+        "order_cancelled", "Your Covet order {{ order_number }} has been cancelled",
+        ("order_number", "customer_name", "currency", "refunded_amount", "lines"),
+        {"order_number": "CV-1042", "customer_name": "Olivia Martin", "currency": "eur", "refunded_amount": 213000,
+         "lines": _LINES}),
+    EmailTemplate(
         "dispute_opened", "{% if reminder %}Reminder: evidence due{% else %}Dispute opened{% endif %} "
                           "on order {{ order_number }}",
         ("order_number", "amount", "currency", "reason", "evidence_due_by", "dispute_url"),

@@ -7,8 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from covet.dbtypes import JSONType, UTCDateTime, enum_check, utcnow
 from covet.extensions import db
 
-EMAIL_TEMPLATES = ("order_confirmation", "shipping_notification", "dispute_opened", "seller_payout",
-                   "price_drop_alert")
+EMAIL_TEMPLATES = ("order_confirmation", "shipping_notification", "order_cancelled", "dispute_opened",
+                   "seller_payout", "price_drop_alert")
 EMAIL_STATUSES = ("pending", "sending", "sent", "failed")
 
 
