@@ -1,0 +1,71 @@
+"""RQ entry points for the order queue: the CSV export."""
+from __future__ import annotations
+
+import io
+import tempfile
+from typing import IO
+
+from covet.accounts.models import User
+from covet.audit.services import Actor
+from covet.extensions import db
+from covet.jobs import job
+from covet.jobs.progress import report_progress
+from covet.orders.export import export_rows, write_orders_csv
+
+PRIVATE = "private, no-store"
+EXPORT_LIMIT = 1_000_000  # ids only (ints) are held in memory; rows are read 500 at a time
+
+
+def export_key(user_id: int, token: str) -> str:
+    """Where a user's export is stored: under their id, so only they can fetch it."""
+    return f"exports/orders/{user_id}/{token}.csv"
+
+
+def export_url(token: str) -> str:
+    return f"/admin/orders/exports/{token}.csv"
+
+
+def _ids(order_ids: list[int] | str | None, query_string: str, actor: Actor) -> list[int]:
+    """The explicit ids (a list, or "1,2,3" since job arguments are plain values), else every match."""
+    if isinstance(order_ids, str):
+        order_ids = [int(part) for part in order_ids.split(",") if part.strip().isdigit()]
+    if order_ids is not None:
+        return list(order_ids)
+    from covet.orders.queries import filters_from_query, matching_order_ids
+
+    return matching_order_ids(filters_from_query(query_string), actor, limit=EXPORT_LIMIT)
+
+
+def _save(key: str, data: IO[bytes]) -> None:
+    """Store the finished file privately (local disk or S3) without reading it into memory."""
+    from covet.media.storage import get_storage
+
+    storage = get_storage()
+    size = data.seek(0, io.SEEK_END)
+    data.seek(0)
+    if hasattr(storage, "write_stream"):  # local disk: copied in chunks
+        storage.write_stream(key, data, size)
+    else:  # S3: boto3 streams a file body
+        storage.put(key, data, "text/csv; charset=utf-8", cache_control=PRIVATE)
+
+
+@job(queue="low", timeout=3600, retry=(60,))
+def export_orders_csv(user_id: int, query_string: str, token: str, order_ids: list[int] | str | None = None) -> int:
+    """Write the orders a user may see (matching their filters, or the given ids) to a private CSV file."""
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        report_progress(0, 0, "This account can no longer export orders.")
+        return 0
+    actor = Actor.for_user(user)  # the job sees exactly what this user may see, nothing more
+    ids = _ids(order_ids, query_string, actor)
+    total = len(ids)
+    report_progress(0, total, f"Exporting {total:,} orders…")
+    with tempfile.TemporaryFile() as raw:  # on disk, not in memory: a million rows is a few hundred MB
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        count = write_orders_csv(export_rows(ids, actor), text,
+                                 on_row=lambda n: report_progress(n, total, f"{n:,} of {total:,} orders"))
+        text.flush()
+        _save(export_key(user_id, token), raw)
+        text.detach()
+    report_progress(count, total or 1, f"{count:,} orders exported.", result_url=export_url(token))
+    return count
