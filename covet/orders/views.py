@@ -9,7 +9,7 @@ from sqlalchemy import select
 from covet.errors import NotFoundError, ValidationError
 from covet.extensions import db
 from covet.orders import presets, queries
-from covet.orders.filters import SORTS, VIEWS
+from covet.orders.filters import PAGE_SIZES, SORTS, VIEWS
 from covet.orders.models import FULFILMENT_STATUSES, ORDER_STATES, PAYMENT_STATUSES
 from covet.stores.models import Store
 from covet.web.actor import current_actor
@@ -39,7 +39,7 @@ def _context(filters: queries.QueueFilters, page: queries.QueuePage | None = Non
     return {"filters": filters, "page": page, "counts": queries.tab_counts(actor, filters), "views": VIEWS,
             "staff_only_views": queries.STAFF_ONLY_VIEWS, "count_cap": queries.COUNT_CAP,
             "sorts": SORTS, "states": ORDER_STATES, "payments": PAYMENT_STATUSES, "fulfilments": FULFILMENT_STATUSES,
-            "page_sizes": queries.PAGE_SIZES, "is_staff": current_user.is_staff, "live": _live(filters),
+            "page_sizes": PAGE_SIZES, "is_staff": current_user.is_staff, "live": _live(filters),
             "matching": queries.matching_count(filters, actor) if page is not None else 0}
 
 
@@ -112,6 +112,8 @@ def take_next():
     order = take(current_actor())
     if order is None:
         toast("Nothing is waiting: every paid order is taken or shipped.", "info")
+        if is_fragment_request():
+            return make_response("", 204)  # stay where you are; the toast says why
         return redirect_after_post(request.form.get("next") if _local(request.form.get("next"))
                                    else url_for("orders.queue"))
     toast(f"{order.number} is yours.")

@@ -1,0 +1,167 @@
+"""The queue over HTTP: full page and fragments, filters in the URL, jumps, polling, take next, presets, bulk."""
+import re
+
+from sqlalchemy import event, func, select
+
+from covet.audit.models import AuditLog
+from covet.extensions import db
+from covet.orders.models import Order, OrderFilterPreset, OrderTag
+from tests.conftest import csrf_from
+from tests.orders.conftest import hours_ago
+
+
+def _row_ids(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<tr id="order-row-(\d+)"', html)]
+
+
+def test_full_page_and_fragment(client, login_as, make_order, htmx_headers):
+    login_as("staff")
+    order = make_order()
+    page = client.get("/admin/orders/")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "<html" in html and 'id="keyboard-hint"' in html
+    assert _row_ids(html) == [order.id] and "HX-Request" in page.headers["Vary"]
+    fragment = client.get("/admin/orders/?payment=paid", headers=htmx_headers).get_data(as_text=True)
+    assert "<html" not in fragment and 'id="order-list"' in fragment
+    assert 'id="order-tabs" aria-label="Order views" hx-swap-oob="true"' in fragment  # counts follow the filters
+
+
+def test_filters_are_applied_and_kept_in_links(client, login_as, make_order):
+    login_as("staff")
+    paid = make_order(created_at=hours_ago(1))
+    make_order(payment_status="unpaid")
+    html = client.get("/admin/orders/?payment=paid&sort=oldest&per=25").get_data(as_text=True)
+    assert _row_ids(html) == [paid.id]
+    assert 'value="paid" selected' in html and 'name="query" value="payment=paid&amp;sort=oldest&amp;per=25"' in html
+
+
+def test_bad_filters_answer_422_with_the_message(client, login_as, make_order):
+    login_as("staff")
+    make_order()
+    response = client.get("/admin/orders/?from=yesterday")
+    assert response.status_code == 422
+    assert "Use a date like 2026-11-30." in response.get_data(as_text=True)
+
+
+def test_exact_number_jumps_to_the_order(client, login_as, make_order, htmx_headers):
+    login_as("staff")
+    order = make_order(number="CV-JUMP01")
+    plain = client.get("/admin/orders/?q=cv-jump01")
+    assert plain.status_code == 303 and plain.headers["Location"].endswith(f"/admin/orders/{order.id}")
+    htmx = client.get("/admin/orders/?q=CV-JUMP01", headers=htmx_headers)
+    assert htmx.status_code == 204 and htmx.headers["HX-Redirect"] == f"/admin/orders/{order.id}"
+
+
+def test_merchant_sees_only_their_orders(client, login_as, stores, make_order):
+    lune, noor = stores
+    login_as("merchant", store=lune)
+    mine = make_order(stores=[lune, noor])
+    make_order(stores=[noor])
+    html = client.get("/admin/orders/").get_data(as_text=True)
+    assert _row_ids(html) == [mine.id]
+    assert "Take next" not in html and 'id="tab-unassigned"' not in html and "NOOR-BAG-1" not in html
+
+
+def test_new_orders_bar_then_insert(client, login_as, make_order, htmx_headers):
+    login_as("staff")
+    first = make_order(created_at=hours_ago(1))
+    quiet = client.get(f"/admin/orders/new?since={first.id}", headers=htmx_headers).get_data(as_text=True)
+    assert 'id="new-orders"' in quiet and "new order" not in quiet
+    newer = make_order()
+    bar = client.get(f"/admin/orders/new?since={first.id}", headers=htmx_headers).get_data(as_text=True)
+    assert "1 new order — show" in bar
+    inserted = client.get(f"/admin/orders/since?since={first.id}", headers=htmx_headers).get_data(as_text=True)
+    assert _row_ids(inserted) == [newer.id]
+    assert f"since={newer.id}" in inserted and 'hx-swap-oob="true"' in inserted  # the bar starts again from here
+
+
+def _csrf(client):
+    return csrf_from(client.get("/admin/orders/").get_data(as_text=True))
+
+
+def test_take_next_assigns_the_oldest_waiting_order(client, login_as, make_order, htmx_headers):
+    staff = login_as("staff")
+    make_order(payment_status="unpaid", created_at=hours_ago(9))
+    oldest = make_order(created_at=hours_ago(5))
+    make_order(created_at=hours_ago(1))
+    token = _csrf(client)
+    response = client.post("/admin/orders/take-next", data={"csrf_token": token})
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/admin/orders/{oldest.id}")
+    assert db.session.get(Order, oldest.id).assignee_id == staff.id
+    htmx = client.post("/admin/orders/take-next", headers=htmx_headers | {"X-CSRFToken": token})
+    assert htmx.status_code == 204 and htmx.headers["HX-Redirect"] != f"/admin/orders/{oldest.id}"
+    nothing = client.post("/admin/orders/take-next", headers=htmx_headers | {"X-CSRFToken": token})
+    assert nothing.status_code == 204 and "Nothing is waiting" in nothing.headers["HX-Trigger"]
+
+
+def test_take_next_needs_csrf_and_staff(client, login_as, stores):
+    login_as("staff")
+    assert client.post("/admin/orders/take-next").status_code == 400
+    client.post("/admin/logout", data={"csrf_token": _csrf(client)})
+    login_as("merchant", store=stores[0])
+    assert client.post("/admin/orders/take-next", data={"csrf_token": _csrf(client)}).status_code == 403
+
+
+def test_presets_are_saved_per_user_and_listed(client, login_as, make_order):
+    user = login_as("staff")
+    token = _csrf(client)
+    response = client.post("/admin/orders/presets", data={"csrf_token": token, "name": "Paid, to ship",
+                                                          "query": "payment=paid&fulfilment=unfulfilled&bogus=1"})
+    assert response.status_code == 303
+    preset = db.session.scalar(select(OrderFilterPreset).where(OrderFilterPreset.user_id == user.id))
+    assert preset.query == "payment=paid&fulfilment=unfulfilled"
+    html = client.get("/admin/orders/").get_data(as_text=True)
+    assert "Paid, to ship" in html and "?payment=paid&amp;fulfilment=unfulfilled" in html
+    assert db.session.scalar(select(func.count()).select_from(AuditLog)
+                             .where(AuditLog.action == "order_preset.saved")) == 1
+    empty = client.post("/admin/orders/presets", data={"csrf_token": token, "name": " ", "query": ""})
+    assert empty.status_code == 303
+    assert db.session.scalar(select(func.count()).select_from(OrderFilterPreset)) == 1
+
+
+def test_bulk_tag_on_everything_matching_the_filter(client, login_as, make_order, htmx_headers):
+    login_as("staff")
+    paid = [make_order() for _ in range(3)]
+    unpaid = make_order(payment_status="unpaid")
+    token = _csrf(client)
+    response = client.post("/admin/orders/bulk", headers=htmx_headers | {"X-CSRFToken": token},
+                           data={"action": "tag", "tag": "gift", "scope": "all", "query": "payment=paid"})
+    assert response.status_code == 200 and "3 orders tagged." in response.headers["HX-Trigger"]
+    tagged = set(db.session.scalars(select(OrderTag.order_id).where(OrderTag.tag == "gift")))
+    assert tagged == {o.id for o in paid} and unpaid.id not in tagged
+
+
+def test_bulk_on_ticked_orders_ignores_orders_the_user_cannot_see(client, login_as, stores, make_order):
+    lune, noor = stores
+    login_as("merchant", store=lune)
+    mine, other = make_order(stores=[lune]), make_order(stores=[noor])
+    token = _csrf(client)
+    response = client.post("/admin/orders/bulk", data={"csrf_token": token, "action": "fulfil", "scope": "selected",
+                                                       "order_ids": [mine.id, other.id], "query": ""})
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Order, mine.id).fulfilment_status == "fulfilled"
+    assert db.session.get(Order, other.id).fulfilment_status == "unfulfilled"
+    assert client.post("/admin/orders/bulk", data={"csrf_token": token, "action": "tag", "tag": "x",
+                                                   "order_ids": [mine.id]}).status_code == 403
+
+
+def test_the_queue_page_runs_a_bounded_number_of_statements(client, login_as, make_order, app):
+    login_as("staff")
+
+    def count(per):
+        statements = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert client.get(f"/admin/orders/?per={per}").status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    for i in range(30):
+        order = make_order(quantity=1 + i % 2)
+        db.session.add(OrderTag(order_id=order.id, tag="vip"))
+    db.session.commit()
+    small, large = count(25), count(100)
+    assert small == large and large <= 12
