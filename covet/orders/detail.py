@@ -129,12 +129,22 @@ class OrderDetail:
 
     @property
     def can_refund(self) -> bool:
-        return self.staff and self.captured is not None and self.refundable > 0
+        return self.staff and self.order.payment_status in PAYABLE and self.captured is not None \
+            and self.refundable > 0
 
     @property
     def can_cancel(self) -> bool:
-        return self.staff and self.order.state == "open" and not self.fulfilments \
-            and all(line.quantity_fulfilled == 0 for line in self.lines)
+        """Open and nothing shipped (a payment still settling waits) — or cancelled with its refund unfinished."""
+        if not self.staff or self.fulfilments or any(line.quantity_fulfilled for line in self.lines):
+            return False
+        if self.order.state == "open":
+            return self.order.payment_status != "pending"
+        return self.finishing_cancellation
+
+    @property
+    def finishing_cancellation(self) -> bool:
+        """Cancelled, but money is still owed back (the refund failed): cancelling again finishes it."""
+        return self.order.state == "cancelled" and self.can_refund
 
     def line(self, line_id: int) -> OrderLine | None:
         return next((line for line in self.lines if line.id == line_id), None)
@@ -160,7 +170,7 @@ def load_detail(actor: Actor, order_id: int) -> OrderDetail:
         fulfilments=fulfilments, disputes=_disputes(order.id), transfers=_transfers(order.id, store_id),
         notes=notes, tags=_tags(order.id) if staff else [],
         assignee=db.session.get(User, order.assignee_id) if staff and order.assignee_id else None,
-        timeline=timeline.build(order, store_id, notes=notes, fulfilments=fulfilments, refunds=refunds))
+        timeline=timeline.build(order, store_id, lines=lines, notes=notes, fulfilments=fulfilments, refunds=refunds))
 
 
 def _lines(order_id: int, store_id: int | None) -> list[OrderLine]:

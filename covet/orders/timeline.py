@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from covet.accounts.models import User
 from covet.audit.models import AuditLog
 from covet.extensions import db
 from covet.money import format_money
@@ -22,7 +23,7 @@ LIMIT = 200
 ACTIONS = {
     "order.assigned": "Assigned", "order.unassigned": "Unassigned", "order.fulfilled": "Shipped",
     "order.refunded": "Refunded", "order.cancelled": "Cancelled", "order.note_added": "Note added",
-    "order.tagged": "Tags changed", "order.taken": "Taken from the queue",
+    "order.tagged": "Tags changed", "order.restocked": "Put back in stock", "order.refund_failed": "Refund failed",
 }
 # Actions whose own rows (notes, shipments, refunds) already stand in the timeline with more detail.
 SHOWN_BY_ROWS = {"order.note_added", "order.fulfilled", "order.refunded"}
@@ -48,13 +49,13 @@ class Entry:
         return LEVELS.get(self.status or "", "")
 
 
-def build(order: Order, store_id: int | None, *, notes=(), fulfilments=(), refunds=()) -> list[Entry]:
-    """The merged timeline; `notes`, `fulfilments` and `refunds` are the detail page's rows, already scoped."""
+def build(order: Order, store_id: int | None, *, lines=(), notes=(), fulfilments=(), refunds=()) -> list[Entry]:
+    """The merged timeline; `lines`, `notes`, `fulfilments` and `refunds` are the detail page's rows, scoped."""
     staff = store_id is None
     entries = order_entries(order, staff)
     if staff:
         entries += webhook_entries(order.id) + email_entries(order.id)
-    entries += audit_entries(order, store_id)
+    entries += audit_entries(order, store_id, {str(line.id): line.sku for line in lines})
     entries += [Entry(view.note.created_at, "note", "Note", view.note.body, view.author) for view in notes]
     entries += [_fulfilment_entry(view) for view in fulfilments]
     entries += [_refund_entry(view) for view in refunds]
@@ -94,35 +95,54 @@ def email_entries(order_id: int) -> list[Entry]:
                   f"to {row.recipient} · {row.status}", None, row.status) for row in rows]
 
 
-def audit_entries(order: Order, store_id: int | None) -> list[Entry]:
+def audit_entries(order: Order, store_id: int | None, skus: dict[str, str] | None = None) -> list[Entry]:
     stmt = (select(AuditLog.action, AuditLog.actor_email, AuditLog.before, AuditLog.after, AuditLog.created_at)
             .where(AuditLog.entity_type == "order", AuditLog.entity_id == str(order.id),
                    AuditLog.action.not_in(SHOWN_BY_ROWS))
             .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(LIMIT))
     if store_id is not None:
         stmt = stmt.where(AuditLog.store_id == store_id)
+    rows = db.session.execute(stmt).all()
+    names = {"assignee_id": _people({side.get("assignee_id") for row in rows
+                                     for side in (row.before or {}, row.after or {})}),
+             "lines": skus or {}, "restocked": skus or {}}
     return [Entry(row.created_at, "audit", ACTIONS.get(row.action, row.action),
-                  change_summary(row.before, row.after, order.currency), row.actor_email)
-            for row in db.session.execute(stmt)]
+                  change_summary(row.before, row.after, order.currency, names), row.actor_email)
+            for row in rows]
 
 
-def change_summary(before: dict | None, after: dict | None, currency: str) -> str:
-    """'state: open → cancelled; amount: €50.00' from an audit entry's before/after (at most 300 characters)."""
+def _people(user_ids: set) -> dict[int, str]:
+    """User id → email for the assignees the entries name, in one statement."""
+    ids = {user_id for user_id in user_ids if isinstance(user_id, int)}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.email).where(User.id.in_(ids)))
+    return {user_id: email for user_id, email in rows}
+
+
+def change_summary(before: dict | None, after: dict | None, currency: str, names: dict | None = None) -> str:
+    """'state: open → cancelled; amount: €50.00' from an audit entry's before/after (at most 300 characters).
+
+    `names` turns ids into words per key: {"assignee_id": {3: "ana@…"}, "lines": {"12": "SKU-1"}}."""
     before, after = before or {}, after or {}
     parts = []
     for key in sorted(set(before) | set(after)):
-        old, new = (_shown(key, side.get(key), currency) for side in (before, after))
-        label = key.replace("_id", "").replace("_", " ")
+        old, new = (_shown(key, side.get(key), currency, (names or {}).get(key, {})) for side in (before, after))
+        label = key.removesuffix("_id").replace("_", " ")
         parts.append(f"{label}: {old} → {new}" if key in before else f"{label}: {new}")
     text = "; ".join(parts)
     return text if len(text) <= 300 else text[:299] + "…"
 
 
-def _shown(key: str, value, currency: str) -> str:
-    if value is None or value == "" or value == []:
+def _shown(key: str, value, currency: str, names: dict) -> str:
+    if value is None or value == "" or value == [] or value == {}:
         return "—"
+    if key == "assignee_id":
+        return names.get(value, f"user {value}")
     if key.endswith("amount") and isinstance(value, int):
         return format_money(value, currency)
+    if isinstance(value, dict):  # {"<line id>": units}
+        return ", ".join(f"{names.get(k, k)} × {v}" for k, v in value.items())
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     return str(value)
