@@ -7,6 +7,7 @@ and the restock that goes with a refund is applied once, marked on the refund ro
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 
 from sqlalchemy import exists, func, select, update
@@ -59,7 +60,7 @@ def refundable(order: Order) -> int:
 def _amount_problem(order: Order, amount) -> str | None:
     if order.payment_status not in CAPTURED:
         return "This order has no captured payment to refund."
-    if _whole(amount) is None or amount <= 0:
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         return "Enter an amount above zero."
     left = refundable(order)
     if amount > left:
@@ -109,7 +110,9 @@ def _resume(found: Refund, order: Order, actor: Actor, restock: dict | None) -> 
     """The refund a repeated form already made, finished if it was left half-way."""
     if found.order_id != order.id:
         refuse({"amount": "This form was already used for another refund; reload the page and try again."})
-    if found.status == "pending" and found.stripe_refund_id is None:
+    if found.stripe_refund_id is None and found.status == "failed":
+        refuse({"amount": "Stripe refused this refund. Reload the page to try again."})
+    if found.stripe_refund_id is None and found.status == "pending":
         if found.created_at > utcnow() - STUCK_AFTER:
             refuse({"amount": NOT_CONFIRMED})  # its request may still be talking to Stripe
         found = _ask_stripe(lambda: _finish_stuck(found, order, actor), found.idempotency_key, actor, order.id,
@@ -153,7 +156,7 @@ def _ask_stripe(call: Callable[[], Refund], idempotency_key: str, actor: Actor, 
         retryable = bool(getattr(exc, "retryable", False))
         row = _by_key(idempotency_key)
         if row is not None and row.status == "pending" and row.stripe_refund_id is None and not retryable:
-            db.session.delete(row)  # Stripe refused it: no refund exists there, and the amount is free again
+            row.status = "failed"  # Stripe refused it: no refund exists there, and the amount is free again
         record(actor, "order.refund_failed", "order", order_id,
                after={"amount": amount, "error": message, "retryable": retryable})
         db.session.commit()
@@ -204,7 +207,7 @@ def cancel_order(order_id: int, actor: Actor, idempotency_key: str, reason: str 
     if order.state != "cancelled":
         _check_cancellable(order)
         _mark_cancelled(order, actor, reason, restock)
-    elif not (_refund_owed(order, idempotency_key) or _email_owed(order)):
+    elif not (_refund_owed(order) or _email_owed(order)):
         db.session.rollback()
         return order  # already cancelled and settled: nothing changes, no second email
     else:
@@ -243,11 +246,14 @@ def _mark_cancelled(order: Order, actor: Actor, reason: str, restock: bool) -> N
     db.session.commit()
 
 
-def _refund_owed(order: Order, idempotency_key: str) -> bool:
-    found = _by_key(f"{idempotency_key}:refund")
-    if found is not None:
-        return found.status == "pending" and found.stripe_refund_id is None
-    return order.payment_status in CAPTURED and refundable(order) > 0
+def _unfinished(order_id: int) -> list[Refund]:
+    """Refunds of the order recorded but never confirmed by Stripe (a lost answer, a crash)."""
+    return list(db.session.scalars(select(Refund).where(Refund.order_id == order_id, Refund.status == "pending",
+                                                        Refund.stripe_refund_id.is_(None)).order_by(Refund.id)))
+
+
+def _refund_owed(order: Order) -> bool:
+    return bool(_unfinished(order.id)) or (order.payment_status in CAPTURED and refundable(order) > 0)
 
 
 def _email_owed(order: Order) -> bool:
@@ -259,14 +265,17 @@ def _email_owed(order: Order) -> bool:
 
 
 def _refund_rest(order_id: int, actor: Actor, idempotency_key: str, reason: str) -> None:
-    """Refund everything still refundable (one refund, keyed on the cancellation)."""
-    key = f"{idempotency_key}:refund"
-    order = db.session.get(Order, order_id, populate_existing=True)
-    found = _by_key(key)
-    amount = found.amount if found is not None else refundable(order)
-    if found is None and (order.payment_status not in CAPTURED or amount <= 0):
-        return
+    """Finish refunds left half-way, then refund whatever is still refundable."""
     try:
+        for row in _unfinished(order_id):
+            refund(order_id, row.amount, actor, row.idempotency_key)
+        order = db.session.get(Order, order_id, populate_existing=True)
+        amount = refundable(order)
+        if order.payment_status not in CAPTURED or amount <= 0:
+            return
+        key = f"{idempotency_key}:refund"
+        if _by_key(key) is not None:  # that attempt was refused or failed: Stripe needs a new key
+            key = f"{key}:{uuid.uuid4().hex[:12]}"
         refund(order_id, amount, actor, key, reason=reason or "order cancelled")
     except ValidationError as exc:
         message = " ".join(exc.errors.values())
