@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO
 
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from covet.audit.services import Actor
 from covet.catalog.csv_export import _defuse as defuse  # one formula-injection rule for every CSV we write
@@ -21,17 +21,19 @@ BATCH = 500  # orders per query, with their lines and tags: memory stays flat ho
 
 
 def _batches(order_ids: Iterable[int], actor: Actor) -> Iterator[list[Order]]:
-    """The orders the actor may see, ascending by id, BATCH at a time (the session is emptied in between)."""
+    """The orders the actor may see, ascending by id, BATCH at a time.
+
+    Read through a session of its own, emptied after each batch: the caller's objects are never touched."""
     ids = sorted(set(order_ids))
-    for start in range(0, len(ids), BATCH):
-        chunk = ids[start:start + BATCH]
-        stmt = (scoped(select(Order).where(Order.id.in_(chunk)), actor).order_by(Order.id)
-                .options(selectinload(Order.lines).joinedload(OrderLine.store), selectinload(Order.tags),
-                         joinedload(Order.assignee)))
-        batch = list(db.session.scalars(stmt).unique())
-        if batch:
-            yield batch
-        db.session.expunge_all()
+    with Session(db.engine) as session:
+        for start in range(0, len(ids), BATCH):
+            stmt = (scoped(select(Order).where(Order.id.in_(ids[start:start + BATCH])), actor).order_by(Order.id)
+                    .options(selectinload(Order.lines).joinedload(OrderLine.store), selectinload(Order.tags),
+                             joinedload(Order.assignee)))
+            batch = list(session.scalars(stmt).unique())
+            if batch:
+                yield batch
+            session.expunge_all()
 
 
 def export_rows(order_ids: Iterable[int], actor: Actor) -> Iterator[dict]:
