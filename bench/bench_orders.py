@@ -404,7 +404,9 @@ def run(args) -> None:
         taken, note = take_next_run(base, samples["runners"])
         results.append(taken)
         reset_assignments(env["DATABASE_URL"], samples["runner_ids"])
-        print(f"\nEnvironment: {prepared}; gunicorn -w 2 (sync) wsgi:app, COVET_ENV=production, Redis "
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"\nEnvironment: {prepared}; load average at the end {load} (other work on the machine shows here); "
+              f"gunicorn -w 2 (sync) wsgi:app, COVET_ENV=production, Redis "
               f"{env['REDIS_URL']}; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}; {args.requests} "
               f"requests per question after {WARMUP} warm-ups, one at a time; take next {RUNNERS} × {PRESSES}.")
         report(results, [f"Take next: {note}."])
