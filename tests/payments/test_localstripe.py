@@ -11,7 +11,7 @@ from werkzeug.serving import make_server
 
 from covet.orders.models import Order, OrderLine
 from covet.webhooks.models import StripeEvent
-from tests.conftest import build_app
+from tests.conftest import REDIS_URL, build_app
 from tests.webhooks.support import SECRET
 from tests.webhooks.test_handlers import deliver
 
@@ -42,6 +42,17 @@ def wait_for_event(db, type_, seconds=20):
     raise AssertionError(f"no {type_} event arrived")
 
 
+def wait_until_processed(db, row_id, seconds=20):
+    """Embedded mode: the served app processes the event on its own background thread; wait for it."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db.session.rollback()
+        if db.session.get(StripeEvent, row_id).status != "pending":
+            return
+        time.sleep(0.05)
+    raise AssertionError("the event was never processed")
+
+
 def _order(db, make_store):
     store = make_store("lune", currency="eur")
     order = Order(number="CV-LS", email="a@example.com", currency="eur", total_amount=4200, subtotal_amount=4200,
@@ -69,7 +80,10 @@ def test_localstripe_payment_and_its_signed_webhook(client, db, served, make_sto
     type_ = "payment_intent.succeeded" if expected == "paid" else "payment_intent.payment_failed"
     row = wait_for_event(db, type_)
     assert row.payload["data"]["object"]["id"] == intent.id  # signed by localstripe, accepted by us
-    deliver(client, db)  # run whatever the served app queued
+    deliver(client, db)  # run whatever the served app queued in RQ (with REDIS_URL)
+    if not REDIS_URL:
+        wait_until_processed(db, row.id)
+    db.session.expire_all()
     assert db.session.get(Order, order.id).payment_status == expected
 
 
