@@ -275,6 +275,19 @@ def queue_questions(samples: dict) -> list[tuple[str, list[str]]]:
             ("5 one month", [q(**{"from": first, "to": last}) for first, last in samples["months"]])]
 
 
+def take_next_alone(staff: Staff, count: int) -> Result:
+    """One staff member pressing "take next" `count` times in a row: the service time without queueing."""
+    result = Result("take next (one staff, one at a time)", rows="—")
+    for _ in range(count):
+        started = time.perf_counter()
+        response = staff.post("/admin/orders/take-next", {"csrf_token": staff.token},
+                              {**HTMX, "X-CSRFToken": staff.token})
+        result.client_ms.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 204:
+            raise SystemExit(f"take next answered {response.status_code}: {response.text[:300]}")
+    return result
+
+
 def take_next_run(base: str, emails: list[str]) -> tuple[Result, str]:
     """20 staff pressing "take next" 25 times each, all at once; every press must get its own order."""
     people = [Staff(base, f"198.51.100.{10 + n}").sign_in(email) for n, email in enumerate(emails)]
@@ -401,6 +414,8 @@ def run(args) -> None:
         merchant = Staff(base, "198.51.100.8").sign_in(samples["merchant"])
         results.append(time_question(merchant, f"dashboard, merchant of store {samples['store']} (full page)",
                                      ["/admin/"], args.requests, {}))
+        results.append(take_next_alone(staff, args.requests))
+        reset_assignments(env["DATABASE_URL"], samples["runner_ids"])
         taken, note = take_next_run(base, samples["runners"])
         results.append(taken)
         reset_assignments(env["DATABASE_URL"], samples["runner_ids"])
