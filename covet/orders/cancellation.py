@@ -35,6 +35,10 @@ SOLD = ("paid", "partially_refunded", "refunded")  # sell_stock ran when the ord
 # with its retries (3 attempts × connect + read timeouts of 10 s) is over well before.
 STUCK_AFTER = dt.timedelta(minutes=2)
 NOT_CONFIRMED = "Stripe has not confirmed this refund yet; try again in a couple of minutes."
+NOTHING_LEFT = "Nothing is left to refund on this order."
+_AMOUNT_ZERO = "Enter an amount above zero."
+IN_FLIGHT = ("The order is cancelled; its refund is still with Stripe. Reload in a minute to see it — if it is "
+             "still pending then, cancel again to finish it.")
 
 
 def _whole(value) -> int | None:
@@ -61,11 +65,11 @@ def _amount_problem(order: Order, amount) -> str | None:
     if order.payment_status not in CAPTURED:
         return "This order has no captured payment to refund."
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        return "Enter an amount above zero."
+        return _AMOUNT_ZERO
     left = refundable(order)
     if amount > left:
         return (f"At most {format_money(left, order.currency)} can be refunded." if left > 0
-                else "Nothing is left to refund on this order.")
+                else NOTHING_LEFT)
     return None
 
 
@@ -265,19 +269,27 @@ def _email_owed(order: Order) -> bool:
 
 
 def _refund_rest(order_id: int, actor: Actor, idempotency_key: str, reason: str) -> None:
-    """Finish refunds left half-way, then refund whatever is still refundable."""
+    """Finish refunds left half-way, then refund whatever is still refundable.
+
+    While another request's refund is still with Stripe nothing more is refunded and no email is sent
+    (the customer must read the amount actually refunded): the request that made it sends the email."""
     try:
         for row in _unfinished(order_id):
+            if row.created_at > utcnow() - STUCK_AFTER:
+                raise ValidationError({"cancel": IN_FLIGHT})
             refund(order_id, row.amount, actor, row.idempotency_key)
         order = db.session.get(Order, order_id, populate_existing=True)
-        amount = refundable(order)
-        if order.payment_status not in CAPTURED or amount <= 0:
+        if order.payment_status not in CAPTURED:
             return
         key = f"{idempotency_key}:refund"
         if _by_key(key) is not None:  # that attempt was refused or failed: Stripe needs a new key
             key = f"{key}:{uuid.uuid4().hex[:12]}"
-        refund(order_id, amount, actor, key, reason=reason or "order cancelled")
+        refund(order_id, refundable(order), actor, key, reason=reason or "order cancelled")
     except ValidationError as exc:
+        if "cancel" in exc.errors:
+            raise
+        if exc.errors.get("amount") in (NOTHING_LEFT, NOT_CONFIRMED, _AMOUNT_ZERO):
+            raise ValidationError({"cancel": IN_FLIGHT}) from exc  # a refund made meanwhile holds the rest
         message = " ".join(exc.errors.values())
         raise ValidationError({"cancel": f"The order is cancelled, but the refund did not go through: {message} "
                                          "Cancel it again to finish the refund."}) from exc

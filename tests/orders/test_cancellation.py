@@ -1,16 +1,20 @@
 """Refunds and cancellations against the Stripe fake (and localstripe): bounded, once per form, retry-finishable."""
+import threading
+
 import pytest
 import stripe
 from sqlalchemy import delete, select, update
 
+from covet.audit.services import Actor
 from covet.errors import NotFoundError, ValidationError
 from covet.extensions import db
 from covet.notifications.models import EmailOutbox
-from covet.orders.cancellation import cancel_order, refund
+from covet.orders.cancellation import IN_FLIGHT, cancel_order, refund
 from covet.orders.fulfilment import fulfil_order
 from covet.orders.models import Order, OrderLine
 from covet.payments import gateway
 from covet.payments.models import Payment, Refund
+from tests.conftest import requires_postgres
 from tests.orders import refund_support
 from tests.orders.refund_support import actions, age_refund, count, ledger, outbox, refunds, stock
 from tests.stripe_peers import set_stripe_config
@@ -258,6 +262,29 @@ def test_a_refund_that_fails_is_finished_by_cancelling_again(paid_order, staff_a
     assert len(outbox("order_cancelled")) == 1 and outbox("order_cancelled")[0].context["refunded_amount"] == 50000
 
 
+def test_a_cancellation_whose_refund_answer_was_lost(paid_order, staff_actor, stripe_fake, monkeypatch):
+    order = paid_order()
+    real_call = gateway.call
+
+    def answer_lost(*args, **kwargs):
+        real_call(*args, **kwargs)
+        raise gateway.GatewayError("Stripe could not be reached or is busy; try again shortly.", retryable=True)
+
+    monkeypatch.setattr(gateway, "call", answer_lost)
+    with pytest.raises(ValidationError) as refused:
+        cancel_order(order.id, staff_actor, "c")
+    assert "held as pending" in refused.value.errors["cancel"]
+    monkeypatch.setattr(gateway, "call", real_call)
+    with pytest.raises(ValidationError) as refused:  # too soon: its request might still be running
+        cancel_order(order.id, staff_actor, "c")
+    assert refused.value.errors == {"cancel": IN_FLIGHT} and outbox("order_cancelled") == []
+    age_refund("c:refund")
+    finished = cancel_order(order.id, staff_actor, "c")
+    assert (finished.payment_status, finished.refunded_amount) == ("refunded", 50000)
+    assert len(stripe_fake.objects_of("refund")) == 1 and count(Refund) == 1
+    assert outbox("order_cancelled")[0].context["refunded_amount"] == 50000
+
+
 def test_an_email_lost_to_a_crash_is_sent_by_cancelling_again(paid_order, staff_actor):
     order = paid_order()
     cancel_order(order.id, staff_actor, "c")
@@ -282,3 +309,34 @@ def test_cancel_through_localstripe(app, db, fresh_localstripe, make_order, staf
     stripe_side = client.v1.refunds.retrieve(made.stripe_refund_id)
     assert (stripe_side.amount, stripe_side.payment_intent) == (50000, intent.id)
     assert (cancelled.state, cancelled.payment_status, cancelled.refunded_amount) == ("cancelled", "refunded", 50000)
+
+
+@requires_postgres
+def test_two_people_cancelling_at_once_refund_once_and_email_once(app, paid_order, make_user, stripe_fake):
+    order_id = paid_order().id
+    actors = [Actor.for_user(make_user("staff")) for _ in range(2)]
+    barrier, outcomes = threading.Barrier(2), []
+
+    def press(actor, key):
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                outcomes.append(cancel_order(order_id, actor, key).state)
+            except ValidationError as exc:
+                outcomes.append(exc.errors)
+            except Exception as exc:
+                outcomes.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=press, args=(actor, f"key-{i}")) for i, actor in enumerate(actors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert "cancelled" in outcomes and all(o in ("cancelled", {"cancel": IN_FLIGHT}) for o in outcomes), outcomes
+    db.session.expire_all()
+    assert [(r.status, r.amount) for r in refunds()] == [("succeeded", 50000)]
+    assert len(stripe_fake.objects_of("refund")) == 1
+    [email] = outbox("order_cancelled")
+    assert email.context["refunded_amount"] == 50000
