@@ -5,12 +5,12 @@ import secrets
 
 from flask import Response, abort, make_response, request, url_for
 from flask_login import current_user
-from jinja2_fragments.flask import render_block
 
 from covet.errors import NotFoundError, ValidationError
 from covet.extensions import db
 from covet.orders import queries
-from covet.orders.views import QUEUE, _context, bp
+from covet.orders.presets import presets_for
+from covet.orders.views import assignee_choices, bp, list_response, queue_context
 from covet.web.actor import current_actor
 from covet.web.htmx import is_fragment_request, redirect_after_post, toast
 from covet.web.policy import EVERYONE, allow
@@ -87,12 +87,8 @@ def queue_bulk():
     back = url_for("orders.queue") + ("?" + filters.query_string() if filters.query_string() else "")
     if not is_fragment_request():
         return redirect_after_post(back)
-    page = queries.queue_page(filters, current_actor())
-    context = _context(filters, page)
-    body = render_block(QUEUE, "order_list", **context) + render_block(QUEUE, "order_tabs", oob=True, **context)
-    response = make_response(body)
-    response.headers["HX-Push-Url"] = back
-    return response
+    context = queue_context(filters, queries.queue_page(filters, current_actor()))
+    return list_response(context | {"assignees": assignee_choices(), "presets": presets_for(current_user.id)})
 
 
 @bp.get("/exports/<token>.csv")

@@ -26,7 +26,7 @@ def _stores() -> list[Store]:
     return list(db.session.scalars(select(Store).order_by(Store.name).limit(500)))
 
 
-def _assignees() -> list:
+def assignee_choices() -> list:
     if not current_user.is_staff:
         return []
     from covet.orders.services import assignable_users
@@ -34,7 +34,7 @@ def _assignees() -> list:
     return assignable_users()
 
 
-def _context(filters: queries.QueueFilters, page: queries.QueuePage | None = None) -> dict:
+def queue_context(filters: queries.QueueFilters, page: queries.QueuePage | None = None) -> dict:
     actor = current_actor()
     return {"filters": filters, "page": page, "counts": queries.tab_counts(actor, filters), "views": VIEWS,
             "staff_only_views": queries.STAFF_ONLY_VIEWS, "count_cap": queries.COUNT_CAP,
@@ -67,12 +67,24 @@ def queue():
     if filters.q and not filters.after and (order_id := queries.order_by_number(filters.q, actor)):
         return _jump(order_id)
     page = queries.queue_page(filters, actor) if not filters.errors else queries.QueuePage([], None, 0)
-    context = _context(filters, page)
+    context = queue_context(filters, page)
+    context.update(assignees=assignee_choices(), presets=presets.presets_for(current_user.id))
     if not is_fragment_request():
-        context.update(stores=_stores(), assignees=_assignees(), presets=presets.presets_for(current_user.id))
-        return render_page(QUEUE, http_status=422 if filters.errors else 200, **context)
-    body = render_block(QUEUE, "order_list", **context) + render_block(QUEUE, "order_tabs", oob=True, **context)
-    return make_response(body, 422 if filters.errors else 200)
+        return render_page(QUEUE, http_status=422 if filters.errors else 200, stores=_stores(), **context)
+    return list_response(context, 422 if filters.errors else 200)
+
+
+def list_response(context: dict, http_status: int = 200) -> Response:
+    """The list for htmx, with the tabs and the presets bar (which saves "these filters") out of band.
+
+    The address bar gets the filters' canonical URL rather than the form's every empty field."""
+    body = "".join([render_block(QUEUE, "order_list", **context),
+                    render_block(QUEUE, "order_tabs", **context, oob=True),
+                    render_block(QUEUE, "order_presets", **context, oob=True)])
+    response = make_response(body, http_status)
+    query = context["filters"].query_string()
+    response.headers["HX-Push-Url"] = url_for("orders.queue") + (f"?{query}" if query else "")
+    return response
 
 
 @bp.get("/new")
@@ -96,7 +108,7 @@ def queue_since():
         return redirect(url_for("orders.queue", **filters.as_query(after="")), code=303)
     actor = current_actor()
     page = queries.rows_since(filters, actor, since)
-    context = _context(filters) | {"rows": page.rows, "since": page.newest_id, "new": 0, "oob": True,
+    context = queue_context(filters) | {"rows": page.rows, "since": page.newest_id, "new": 0, "oob": True,
                                    "new_cap": queries.NEW_CAP}
     body = (render_block(QUEUE, "inserted_rows", **context) + render_block(QUEUE, "new_orders", **context)
             + render_block(QUEUE, "order_tabs", **context))
@@ -154,7 +166,7 @@ def preset_delete(preset_id: int):
 def counts_oob() -> str:
     """The tab counts as an out-of-band swap, for any response that changed an order."""
     filters = queries.QueueFilters()
-    return render_block(QUEUE, "order_tabs", **_context(filters), oob=True)
+    return render_block(QUEUE, "order_tabs", **queue_context(filters), oob=True)
 
 
 def row_response(order_id: int) -> Response:
@@ -163,5 +175,5 @@ def row_response(order_id: int) -> Response:
     if not rows:
         abort(404)
     filters = queries.QueueFilters()
-    body = render_block(QUEUE, "order_row", row=rows[0], **_context(filters)) + counts_oob()
+    body = render_block(QUEUE, "order_row", row=rows[0], **queue_context(filters)) + counts_oob()
     return make_response(body)

@@ -9,13 +9,14 @@
   function current() {
     return document.querySelector("#order-rows > tr.is-current");
   }
-  function select(row) {
+  function select(row, keepFocus) {
     var previous = current();
     if (previous) { previous.classList.remove("is-current"); previous.removeAttribute("aria-selected"); }
     if (!row) return;
     row.classList.add("is-current");
     row.setAttribute("aria-selected", "true");
-    row.focus({ preventScroll: true });
+    // Never take the focus from a field the user is typing in (the list refreshes as they type).
+    if (!keepFocus) row.focus({ preventScroll: true });
     row.scrollIntoView({ block: "nearest" });
   }
   function move(step) {
@@ -33,7 +34,10 @@
   document.addEventListener("keydown", function (evt) {
     if (evt.defaultPrevented || evt.ctrlKey || evt.metaKey || evt.altKey || !document.getElementById("order-rows")) return;
     if (typing(evt.target)) {
-      if (evt.key === "Escape") evt.target.blur();
+      if (evt.key === "Escape") {
+        evt.preventDefault();  // a search box would otherwise clear itself
+        evt.target.blur();
+      }
       return;
     }
     var row = current();
@@ -87,7 +91,7 @@
   document.addEventListener("htmx:after:swap", function () {
     if (!remembered) return;
     var again = document.getElementById(remembered);
-    if (again && !again.classList.contains("is-current")) select(again);
+    if (again && !again.classList.contains("is-current")) select(again, typing(document.activeElement));
   });
 
   document.addEventListener("change", function (evt) {

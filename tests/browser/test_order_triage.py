@@ -281,10 +281,6 @@ def _search_for(page, text):
     expect(page.locator("#order-list[data-before]")).to_have_count(0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug, static/js/orders.js (htmx:after:swap handler → select() → row.focus()): when the search refreshes "
-    "the list, the current row is re-selected WITH focus, so the cursor leaves the search box and the next letters "
-    "typed act as shortcuts ('a' assigns the order, 't' takes the next one, 'f' leaves the page)"))
 def test_typing_in_search_keeps_the_cursor_when_the_list_refreshes(served, page_factory, make_user, make_order):
     order = make_order(email="joanna@example.test")
     page = page_factory()
@@ -295,16 +291,12 @@ def test_typing_in_search_keeps_the_cursor_when_the_list_refreshes(served, page_
     expect(current).to_have_attribute("id", f"order-row-{order.id}")
     _search_for(page, "jo")
     expect(current).to_have_attribute("id", f"order-row-{order.id}")  # the new list's row is chosen again
-    expect(page.locator("#order-search")).to_be_focused(timeout=2_000)  # the bug is already there: no long wait
+    expect(page.locator("#order-search")).to_be_focused(timeout=2_000)
     page.keyboard.type("a")  # the user goes on typing "joanna"
     expect(page.locator("#order-search")).to_have_value("joa")
     expect(page.locator(f"#order-row-{order.id} td.assignee")).to_have_text("—")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug, static/js/orders.js (keydown handler, `if (evt.key === \"Escape\") evt.target.blur();` without "
-    "evt.preventDefault()): Chromium's default action for Escape clears an <input type=search>, so leaving the box "
-    "wipes the search while the list and the URL still show its results"))
 def test_escape_leaves_the_search_box_with_the_search_kept(served, page_factory, make_user, make_order):
     make_order(email="joanna@example.test")
     page = page_factory()
@@ -316,7 +308,7 @@ def test_escape_leaves_the_search_box_with_the_search_kept(served, page_factory,
     expect(search).to_be_focused()
     page.keyboard.press("Escape")
     expect(search).not_to_be_focused()
-    expect(search).to_have_value("jo", timeout=2_000)  # the box is cleared during the key press: no long wait
+    expect(search).to_have_value("jo", timeout=2_000)
 
 
 def test_the_same_triage_without_javascript(served, page_factory, triage):

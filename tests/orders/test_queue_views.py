@@ -165,3 +165,14 @@ def test_the_queue_page_runs_a_bounded_number_of_statements(client, login_as, ma
     db.session.commit()
     small, large = count(25), count(100)
     assert small == large and large <= 12
+
+
+def test_a_filtered_fragment_refreshes_the_presets_bar_and_pushes_a_clean_url(client, login_as, make_order,
+                                                                              htmx_headers):
+    login_as("staff")
+    make_order()
+    response = client.get("/admin/orders/?q=&state=&payment=paid&sort=newest&per=50", headers=htmx_headers)
+    html = response.get_data(as_text=True)
+    assert response.headers["HX-Push-Url"] == "/admin/orders/?payment=paid"
+    assert 'id="order-presets" hx-swap-oob="true"' in html
+    assert 'id="preset-query" value="payment=paid"' in html and 'id="clear-filters"' in html
