@@ -18,6 +18,7 @@ from covet.media.models import Media
 from covet.media.queries import image_url
 from covet.orders import timeline
 from covet.orders.access import order_for, store_scope
+from covet.orders.fulfilment import fulfilment_status
 from covet.orders.models import Fulfilment, FulfilmentLine, Order, OrderLine, OrderNote, OrderTag
 from covet.payments.models import Payment, Refund, Transfer
 from covet.stores.models import Store
@@ -107,6 +108,18 @@ class OrderDetail:
     def subtotal(self) -> int:
         """The amount this viewer is shown: the order total for staff, their lines' subtotal for a merchant."""
         return self.order.total_amount if self.staff else sum(line.total_amount for line in self.lines)
+
+    @property
+    def payment_badge(self) -> str:
+        """A merchant sees whether the order is paid, not how other stores' lines were refunded."""
+        if self.staff or self.order.payment_status not in PAYABLE:
+            return self.order.payment_status
+        return "paid"
+
+    @property
+    def fulfilment_badge(self) -> str:
+        """Staff: the order's status; a merchant: their own lines' (other stores ship on their own)."""
+        return self.order.fulfilment_status if self.staff else fulfilment_status(self.lines)
 
     @property
     def captured(self) -> Payment | None:

@@ -16,6 +16,7 @@ from covet.audit.models import AuditLog
 from covet.extensions import db
 from covet.money import format_money
 from covet.notifications.models import EmailOutbox
+from covet.orders.carriers import carrier_label
 from covet.orders.models import Order
 from covet.webhooks.models import StripeEvent
 
@@ -81,7 +82,7 @@ def webhook_entries(order_id: int) -> list[Entry]:
         .where(StripeEvent.order_id == order_id)
         .order_by(StripeEvent.received_at.desc(), StripeEvent.id.desc()).limit(LIMIT))
     return [Entry(row.received_at, "webhook", row.type,
-                  f"{row.status}" + (f" after {row.attempts} attempts" if row.attempts > 1 else ""),
+                  f"{row.attempts} attempts" if row.attempts > 1 else "",
                   "Stripe", row.status, "webhook_events.event_detail", row.id) for row in rows]
 
 
@@ -92,7 +93,7 @@ def email_entries(order_id: int) -> list[Entry]:
         .where(EmailOutbox.order_id == order_id)
         .order_by(EmailOutbox.created_at.desc(), EmailOutbox.id.desc()).limit(LIMIT))
     return [Entry(row.sent_at or row.created_at, "email", f"Email: {EMAILS.get(row.template, row.template)}",
-                  f"to {row.recipient} · {row.status}", None, row.status) for row in rows]
+                  f"to {row.recipient}", None, row.status) for row in rows]
 
 
 def audit_entries(order: Order, store_id: int | None, skus: dict[str, str] | None = None) -> list[Entry]:
@@ -150,7 +151,7 @@ def _shown(key: str, value, currency: str, names: dict) -> str:
 
 def _fulfilment_entry(view) -> Entry:
     fulfilment = view.fulfilment
-    carrier = fulfilment.carrier + (f" {fulfilment.tracking_number}" if fulfilment.tracking_number else "")
+    carrier = " ".join(filter(None, (carrier_label(fulfilment.carrier), fulfilment.tracking_number)))
     items = ", ".join(f"{item.line.sku if item.line else 'line'} × {item.quantity}" for item in view.lines)
     store = view.store.name if view.store else ""
     return Entry(fulfilment.shipped_at, "fulfilment", f"Shipped{' by ' + store if store else ''}",

@@ -105,6 +105,17 @@ def test_merchant_sees_only_their_lines_and_no_money_or_staff_forms(client, db, 
     assert db.session.scalar(select(func.count()).select_from(OrderNote)) == 0
 
 
+def test_a_merchant_sees_their_own_shipping_progress(client, db, login_as, make_order, lune, noor, staff_actor):
+    from covet.orders.fulfilment import fulfil_order
+
+    order = make_order()
+    fulfil_order(order.id, noor.id, staff_actor, "dhl", "JD0001", None, "noor-ships")
+    login_as("merchant", store=lune)
+    header = page(client, order).split('id="order-header"')[1].split("</header>")[0]
+    assert ">unfulfilled<" in header and ">partial<" not in header
+    assert "JD0001" not in page(client, order)  # another store's shipment
+
+
 def test_actions_that_do_not_apply_are_hidden(client, db, login_as, make_order, staff_actor):
     login_as("staff")
     unpaid = page(client, make_order(payment_status="unpaid"))
