@@ -105,6 +105,16 @@ def test_merchant_sees_only_their_lines_and_no_money_or_staff_forms(client, db, 
     assert db.session.scalar(select(func.count()).select_from(OrderNote)) == 0
 
 
+def test_a_merchant_cannot_ship_another_stores_lines(client, db, login_as, make_order, lune, noor, htmx_headers):
+    order = make_order()
+    login_as("merchant", store=lune)
+    fields = form_fields(page(client, order), f"fulfil-{lune.id}")
+    response = client.post(f"/admin/orders/{order.id}/fulfil", headers=htmx_headers,
+                           data={**fields, "store_id": str(noor.id), "carrier": "dhl", "tracking_number": "JD0001"})
+    assert response.status_code == 422 and "only ship your own store" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Fulfilment)) == 0
+
+
 def test_a_merchant_sees_their_own_shipping_progress(client, db, login_as, make_order, lune, noor, staff_actor):
     from covet.orders.fulfilment import fulfil_order
 
@@ -130,6 +140,51 @@ def test_actions_that_do_not_apply_are_hidden(client, db, login_as, make_order, 
     fulfil_order(shipped.id, shipped.lines[0].store_id, staff_actor, "dhl", "JD0001", None, "ship-1")
     html = page(client, shipped)
     assert 'id="cancel"' not in html and 'id="refund"' in html and 'id="fulfilment-' in html
+
+
+def test_disputes_link_to_their_evidence_and_transfers_are_scoped(client, db, login_as, make_order, lune, noor):
+    import datetime as dt
+
+    from covet.dbtypes import utcnow
+    from covet.disputes.models import Dispute
+    from covet.payments.models import Transfer
+
+    order = make_order()
+    db.session.add(Dispute(stripe_dispute_id="dp_1", charge_id="ch_1", order_id=order.id, amount=50000, currency="eur",
+                           reason="product_not_received", status="needs_response",
+                           evidence_due_by=utcnow() + dt.timedelta(days=5)))
+    db.session.add_all([Transfer(order_id=order.id, store_id=store.id, transfer_group=order.number, amount=22500,
+                                 commission_amount=2500, currency="eur", status=status)
+                        for store, status in ((lune, "paid"), (noor, "waiting"))])
+    db.session.commit()
+    login_as("staff")
+    html = page(client, order)
+    assert 'href="https://dashboard.stripe.com/disputes/dp_1"' in html and "Evidence due" in html
+    assert html.count('id="transfer-') == 2 and "product not received" in html
+    client.post("/admin/logout", data={"csrf_token": csrf_from(html)})
+    login_as("merchant", store=lune)
+    mine = page(client, order)
+    assert mine.count('id="transfer-') == 1 and ">waiting<" not in mine
+    assert "Evidence due" in mine and "€500.00" not in mine  # the dispute, not the whole charge's amount
+
+
+def test_a_stale_write_is_a_409_with_the_page_as_it_is(client, db, login_as, make_order, monkeypatch,
+                                                        htmx_headers):
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from covet.orders import services
+
+    def raced(*args, **kwargs):
+        raise StaleDataError("version changed")
+
+    monkeypatch.setattr(services, "add_note", raced)
+    order = make_order()
+    login_as("staff")
+    csrf = csrf_from(page(client, order))
+    response = client.post(f"/admin/orders/{order.id}/notes", headers=htmx_headers,
+                           data={"body": "my note", "csrf_token": csrf})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 409 and "Someone changed this order" in body and "my note" in body
 
 
 def test_csrf_token_is_required(client, db, login_as, make_order):
