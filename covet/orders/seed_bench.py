@@ -281,10 +281,10 @@ class OrderGenerator:
             problem = "Oversold: no stock left when paid" if "stock-problem" in tags and n == 0 else None
             chunk.lines.append((self._take("lines"), oid, item.store_id, item.variant_id, item.product_title,
                                 item.variant_title, item.sku, item.price, qty, shipped, back, problem))
-        chunk.orders.append((oid, f"CV-{1_000_000 + oid}", cid, email, name,
-                             f"{rng.choice((81, 92, 151, 176, 203))}.{rng.randint(0, 255)}.{rng.randint(0, 255)}."
-                             f"{rng.randint(1, 254)}", currency, total, 0, 0, total, refunded, payment, fulfilment,
-                             state, assignee, address, paid_at, cancelled_at, closed_at, 1, created, updated))
+        ip = f"{rng.choice((81, 92, 151, 176, 203))}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+        chunk.orders.append((oid, f"CV-{1_000_000 + oid}", cid, email, name, ip, currency, total, 0, 0, total,
+                             refunded, payment, fulfilment, state, assignee, address, paid_at, cancelled_at,
+                             closed_at, 1, created, updated))
         if payment != "unpaid":
             status = {"pending": "pending", "failed": "failed"}.get(payment, "succeeded")
             chunk.payments.append((self._take("payments"), oid, f"cs_bench_{oid}", f"pi_bench_{oid}",

@@ -44,7 +44,7 @@ def order(db):
 
 
 def _figure(page: str, element_id: str) -> str:
-    match = re.search(rf'id="{element_id}"[^>]*>(.*?)</div>', page, re.S)
+    match = re.search(rf'id="{element_id}"[^>]*>(.*?)</div>', page, re.DOTALL)
     assert match, f"no #{element_id}"
     return re.sub(r"<[^>]+>", "", match.group(1)).strip()
 
