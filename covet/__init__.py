@@ -59,8 +59,7 @@ def register_blueprints(app: Flask) -> None:
     from covet.media.views import bp as media_bp
     from covet.notifications.views import bp as emails_bp
     from covet.ops.views import bp as ops_bp
-    from covet.orders import bulk_views  # noqa: F401 - more routes on the orders blueprint
-    from covet.orders import detail_views  # noqa: F401 - the order page and its actions
+    from covet.orders import bulk_views, detail_views  # noqa: F401 - more routes on the orders blueprint
     from covet.orders.views import bp as orders_bp
     from covet.payments.views import bp as checkout_bp
     from covet.payouts.views import bp as payouts_bp

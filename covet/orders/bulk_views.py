@@ -57,7 +57,9 @@ def _start_export(filters: queries.QueueFilters, ids: list[int] | None) -> Respo
     from covet.orders.jobs import export_orders_csv
 
     token = secrets.token_urlsafe(16)
-    job_id = enqueue(export_orders_csv, current_user.id, filters.query_string(after=""), token, ids)
+    # Job arguments are plain values: explicit ids travel as one comma-separated string.
+    chosen = None if ids is None else ",".join(map(str, ids))
+    job_id = enqueue(export_orders_csv, current_user.id, filters.query_string(after=""), token, chosen)
     db.session.commit()
     remember_owner(job_id, current_user.id)
     toast("Export started: the file is ready when the bar is full.", "info")

@@ -299,5 +299,4 @@ def cancelled_context(order: Order) -> dict:
     """The order_cancelled email's context."""
     return {"order_number": order.number, "customer_name": order.customer_name, "currency": order.currency,
             "refunded_amount": order.refunded_amount,
-            "lines": [{"title": ln.product_title, "variant": ln.variant_title, "sku": ln.sku,
-                       "quantity": ln.quantity, "unit_price": ln.unit_price_amount} for ln in order.lines]}
+            "lines": [line.email_line() for line in order.lines]}

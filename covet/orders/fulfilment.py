@@ -166,9 +166,7 @@ def shipping_context(order: Order, fulfilment: Fulfilment, shipment: dict[OrderL
     carrier = OTHER_CARRIER_LABEL if fulfilment.carrier == "other" else CARRIERS[fulfilment.carrier]
     return {"order_number": order.number, "customer_name": order.customer_name, "carrier": carrier,
             "tracking_number": fulfilment.tracking_number or "", "tracking_url": fulfilment.tracking_url,
-            "lines": [{"title": line.product_title, "variant": line.variant_title, "sku": line.sku,
-                       "quantity": quantity, "unit_price": line.unit_price_amount}
-                      for line, quantity in shipment.items()]}
+            "lines": [line.email_line(quantity) for line, quantity in shipment.items()]}
 
 
 def fulfil_remaining(order_id: int, actor: Actor, carrier: str = "other",

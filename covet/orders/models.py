@@ -139,6 +139,12 @@ class OrderLine(db.Model):
     def total_amount(self) -> int:
         return self.unit_price_amount * self.quantity
 
+    def email_line(self, quantity: int | None = None) -> dict:
+        """The line as the customer emails show it; a product without options has no variant to name."""
+        return {"title": self.product_title, "variant": "" if self.variant_title == "Default" else self.variant_title,
+                "sku": self.sku, "quantity": self.quantity if quantity is None else quantity,
+                "unit_price": self.unit_price_amount}
+
 
 class OrderTag(db.Model):
     __tablename__ = "order_tags"

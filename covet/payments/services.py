@@ -114,8 +114,7 @@ def book_transfers(order: Order) -> None:
 
 def confirmation_context(order: Order) -> dict:
     return {"order_number": order.number, "customer_name": order.customer_name, "currency": order.currency,
-            "lines": [{"title": ln.product_title, "variant": ln.variant_title, "sku": ln.sku,
-                       "quantity": ln.quantity, "unit_price": ln.unit_price_amount} for ln in order.lines],
+            "lines": [line.email_line() for line in order.lines],
             "subtotal": order.subtotal_amount, "shipping": order.shipping_amount, "tax": order.tax_amount,
             "total": order.total_amount, "shipping_address": order.shipping_address}
 

@@ -63,7 +63,7 @@ def test_the_customer_gets_one_email_per_shipment_with_that_shipments_lines(make
         "order_number": order.number, "customer_name": order.customer_name, "carrier": "La Poste (Colissimo)",
         "tracking_number": "6A12345678901",
         "tracking_url": "https://www.laposte.fr/outils/suivre-vos-envois?code=6A12345678901",
-        "lines": [{"title": "Lune Bag", "variant": "Default", "sku": "LUNE-BAG-1", "quantity": 1,
+        "lines": [{"title": "Lune Bag", "variant": "", "sku": "LUNE-BAG-1", "quantity": 1,
                    "unit_price": 25000}]}
 
 

@@ -176,3 +176,23 @@ def test_a_filtered_fragment_refreshes_the_presets_bar_and_pushes_a_clean_url(cl
     assert response.headers["HX-Push-Url"] == "/admin/orders/?payment=paid"
     assert 'id="order-presets" hx-swap-oob="true"' in html
     assert 'id="preset-query" value="payment=paid"' in html and 'id="clear-filters"' in html
+
+
+def test_export_of_ticked_orders_over_http(app, client, login_as, stores, make_order, make_user):
+    from tests.catalog.test_csv import run_jobs
+
+    lune, noor = stores
+    login_as("merchant", store=lune)
+    mine, other = make_order(number="CV-EXP1", stores=[lune, noor]), make_order(number="CV-EXP2", stores=[noor])
+    response = client.post("/admin/orders/bulk", data={"csrf_token": _csrf(client), "action": "export",
+                                                       "scope": "selected", "order_ids": [mine.id, other.id]})
+    assert response.status_code == 303 and "/admin/jobs/" in response.headers["Location"]
+    run_jobs(app)
+    progress = client.get(response.headers["Location"]).get_data(as_text=True)
+    link = re.search(r'href="(/admin/orders/exports/[^"]+\.csv)"', progress)
+    assert link, progress[-1500:]
+    csv_text = client.get(link.group(1)).get_data(as_text=True)
+    assert "CV-EXP1" in csv_text and "CV-EXP2" not in csv_text and "NOOR-BAG-1" not in csv_text
+    client.post("/admin/logout", data={"csrf_token": _csrf(client)})
+    login_as("merchant", store=lune)  # another user of the same store cannot fetch my file
+    assert client.get(link.group(1)).status_code == 404
