@@ -223,7 +223,11 @@ def order_assign(order_id: int):
         if value not in ("", "me") and not value.isdigit():
             raise ValidationError({"assignee": "Choose someone from the list."})
         assignee_id = current_user.id if value == "me" else (int(value) if value else None)
-        order = assign(order.id, assignee_id, current_actor())
+        seen = {}
+        if "expected_assignee" in request.form:  # the queue row says who it showed
+            shown = request.form["expected_assignee"].strip()
+            seen["expected_assignee"] = int(shown) if shown.isdigit() else None
+        order = assign(order.id, assignee_id, current_actor(), **seen)
         if assignee_id is None:
             return f"{order.number} is unassigned."
         return f"{order.number} is yours." if assignee_id == current_user.id else f"{order.number} assigned."

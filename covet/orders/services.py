@@ -63,11 +63,21 @@ def check_assignee(assignee_id: int | None) -> None:
         refuse({"assignee": "Choose an active staff member or admin."})
 
 
-def assign(order_id: int, assignee_id: int | None, actor: Actor) -> Order:
-    """Give the order to a staff member (None unassigns); unchanged is a no-op."""
+UNCHECKED = object()
+
+
+def assign(order_id: int, assignee_id: int | None, actor: Actor, expected_assignee=UNCHECKED) -> Order:
+    """Give the order to a staff member (None unassigns); unchanged is a no-op.
+
+    `expected_assignee` is who the user saw on the order: if a colleague took it meanwhile, refuse rather
+    than take it from them without knowing."""
     require_staff(actor)
     check_assignee(assignee_id)
     order = order_for(actor, order_id, lock=True)
+    if expected_assignee is not UNCHECKED and order.assignee_id not in (expected_assignee, assignee_id):
+        holder = db.session.get(User, order.assignee_id) if order.assignee_id else None
+        name = (holder.name or holder.email) if holder else "nobody"
+        refuse({"assignee": f"{order.number} was just taken by {name}; it is still theirs."})
     if order.assignee_id == assignee_id:
         db.session.rollback()  # releases the lock; nothing changed, nothing to audit
         return db.session.get(Order, order_id)

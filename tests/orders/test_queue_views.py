@@ -196,3 +196,25 @@ def test_export_of_ticked_orders_over_http(app, client, login_as, stores, make_o
     client.post("/admin/logout", data={"csrf_token": _csrf(client)})
     login_as("merchant", store=lune)  # another user of the same store cannot fetch my file
     assert client.get(link.group(1)).status_code == 404
+
+
+def test_assign_to_me_from_a_stale_row_never_takes_a_colleagues_order(client, login_as, make_order, make_user,
+                                                                     htmx_headers):
+    me = login_as("staff")
+    colleague = make_user("staff", name="Camille")
+    order = make_order()
+    token = _csrf(client)  # the queue showed the order unassigned…
+    db.session.get(Order, order.id).assignee_id = colleague.id  # …then Camille took it
+    db.session.commit()
+    form = {"assignee": "me", "context": "row", "expected_assignee": "", "next": "/admin/orders/"}
+    response = client.post(f"/admin/orders/{order.id}/assign", data=form, headers=htmx_headers | {"X-CSRFToken": token})
+    assert response.status_code == 422 and "was just taken by Camille" in response.headers["HX-Trigger"]
+    html = response.get_data(as_text=True)
+    assert f'id="order-row-{order.id}"' in html and "Camille" in html and "Take over" in html
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).assignee_id == colleague.id
+    form["expected_assignee"] = str(colleague.id)  # "Take over", knowing it is Camille's
+    taken = client.post(f"/admin/orders/{order.id}/assign", data=form, headers=htmx_headers | {"X-CSRFToken": token})
+    assert taken.status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).assignee_id == me.id
