@@ -322,47 +322,59 @@ def take_next_run(base: str, emails: list[str]) -> tuple[Result, str]:
 
 
 # --- EXPLAIN ---------------------------------------------------------------------------------------------------
+def _signed_in_client(app, email: str):
+    """A test client signed in over "https" (Secure cookies, the CSRF referrer check of a TLS request)."""
+    from tests.conftest import csrf_from
+
+    client, headers = app.test_client(), {"Referer": "https://localhost/admin/", "X-Forwarded-Proto": "https",
+                                           "X-Forwarded-For": f"192.0.2.{random.randint(100, 200)}"}
+    login = client.get("/admin/login", headers=headers, base_url="https://localhost")
+    client.post("/admin/login", headers=headers, base_url="https://localhost",
+                data={"email": email, "password": PASSWORD, "csrf_token": csrf_from(login.text)})
+    return lambda path, extra: client.get(path, headers={**headers, **extra}, base_url="https://localhost")
+
+
+def _explain_captured(db, captured: list) -> None:
+    raw = db.engine.raw_connection()
+    try:
+        for statement, params in captured:
+            if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
+                continue
+            cursor = raw.cursor()
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
+            plan = [r[0] for r in cursor.fetchall()]
+            took = next((ln for ln in plan if ln.startswith("Execution Time")), "Execution Time: 0 ms")
+            print(f"  {took.split(':')[1].strip():>10}  {_label(statement):<10} {plan[0][:150]}")
+            if float(took.split(":")[1].split()[0]) > 5:
+                print("\n".join("      " + ln for ln in plan))
+        raw.rollback()
+    finally:
+        raw.close()
+
+
 def explain(env: dict, samples: dict, questions: list[tuple[str, list[str]]], page50: str) -> None:
-    """Run each question in-process as the runner, capture its SQL, EXPLAIN (ANALYZE, BUFFERS) every statement."""
+    """Run each question in-process, capture its SQL, EXPLAIN (ANALYZE, BUFFERS) every statement."""
     from sqlalchemy import event
 
     from covet import create_app
     from covet.extensions import db
 
     app = create_app(environ=env)
-    client = app.test_client()
-    headers = {"Referer": "https://localhost/admin/", "X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.99"}
-    from tests.conftest import csrf_from
-
-    login = client.get("/admin/login", headers=headers, base_url="https://localhost")
-    client.post("/admin/login", headers=headers, base_url="https://localhost",
-                data={"email": samples["runners"][0], "password": PASSWORD, "csrf_token": csrf_from(login.text)})
+    staff, merchant = (_signed_in_client(app, email) for email in (samples["runners"][0], samples["merchant"]))
     captured: list = []
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute",
                      lambda conn, cur, statement, params, ctx, many: captured.append((statement, params)))
     print("\nEXPLAIN (ANALYZE, BUFFERS) of every statement each question runs (in-process, same database):")
-    for question, paths in [*questions, ("6 50th page", [page50]), ("dashboard (staff)", ["/admin/"])]:
+    asks = [(name, staff, paths[0], HTMX) for name, paths in questions]
+    asks += [("6 50th page", staff, page50, HTMX), ("dashboard (staff)", staff, "/admin/", {}),
+             (f"dashboard (merchant of store {samples['store']})", merchant, "/admin/", {})]
+    for question, get, path, extra in asks:
         captured.clear()
-        client.get(paths[0], headers={**headers, **(HTMX if "dashboard" not in question else {})},
-                   base_url="https://localhost")
-        print(f"\n{question}: {paths[0][:110]}")
+        get(path, extra)
+        print(f"\n{question}: {path[:110]}")
         with app.app_context():
-            raw = db.engine.raw_connection()
-            try:
-                for statement, params in captured:
-                    if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
-                        continue
-                    cursor = raw.cursor()
-                    cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
-                    plan = [r[0] for r in cursor.fetchall()]
-                    took = next((ln for ln in plan if ln.startswith("Execution Time")), "")
-                    print(f"  {took.split(':')[1].strip():>10}  {_label(statement):<10} {plan[0][:150]}")
-                    if float(took.split(":")[1].split()[0]) > 5:
-                        print("\n".join("      " + ln for ln in plan))
-                raw.rollback()
-            finally:
-                raw.close()
+            _explain_captured(db, captured)
 
 
 def _label(statement: str) -> str:
