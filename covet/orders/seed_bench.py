@@ -96,11 +96,13 @@ def seed_bench(orders: int, seed: int = 1, batch: int = 50_000,
     generator = OrderGenerator(rng, stores, catalogue, staff, orders, _next_ids())
     writer = PostgresCopy() if db.engine.dialect.name == "postgresql" else SqliteBatches()
     counts = dict.fromkeys((name for _, _, name in TABLES), 0)
-    for chunk in generator.batches(batch):
-        writer.write(chunk)
+
+    def written(chunk: Batch) -> None:
         for _, _, name in TABLES:
             counts[name] += len(getattr(chunk, name))
         progress(f"orders {counts['orders']:,}/{orders:,} ({time.perf_counter() - started:.1f} s)")
+
+    writer.write_all(generator.batches(batch), written)
     writer.finish()
     db.session.commit()
     progress(f"analysed ({time.perf_counter() - started:.1f} s)")
@@ -342,7 +344,21 @@ class PostgresCopy:
         self.cursor = db.session.connection().connection.driver_connection.cursor()
         self.address = ORDER_COLS.index("shipping_address")
 
-    def write(self, chunk: Batch) -> None:
+    def write_all(self, chunks, written: Callable[[Batch], None]) -> None:
+        """COPY each batch on a second thread while this one builds the next: the server ingests one batch as
+        Python generates the other (one in flight, so memory holds at most two)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1, thread_name_prefix="seed-copy") as pool:
+            pending = None
+            for chunk in chunks:
+                if pending is not None:
+                    written(pending.result())
+                pending = pool.submit(self.write, chunk)
+            if pending is not None:
+                written(pending.result())
+
+    def write(self, chunk: Batch) -> Batch:
         for model, cols, name in TABLES:
             rows = getattr(chunk, name)
             if name == "orders":
@@ -350,6 +366,7 @@ class PostgresCopy:
             with self.cursor.copy(f"COPY {model.__tablename__} ({', '.join(cols)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+        return chunk
 
     def finish(self) -> None:
         for model, _, name in TABLES:
@@ -366,6 +383,11 @@ class PostgresCopy:
 
 class SqliteBatches:
     """executemany of each table's rows through SQLAlchemy Core (types convert datetimes and JSON)."""
+
+    def write_all(self, chunks, written: Callable[[Batch], None]) -> None:
+        for chunk in chunks:  # one thread: the session belongs to this app context
+            self.write(chunk)
+            written(chunk)
 
     def write(self, chunk: Batch) -> None:
         for model, cols, name in TABLES:
