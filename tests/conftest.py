@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,6 +15,7 @@ import pytest
 from flask import g, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
 
 from covet import create_app
 from covet.extensions import db as _db
@@ -216,6 +218,20 @@ def login_as(client, make_user):
         assert response.status_code == 303, response.get_data(as_text=True)[:500]
         return user
     return sign_in
+
+
+@pytest.fixture
+def live_server(app, database_url, tmp_path):
+    """The app served from a thread; returns its base URL. Test data goes in through `app`'s database."""
+    served = build_app(database_url, tmp_path / "served")
+    server = make_server("127.0.0.1", 0, served, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    with served.app_context():
+        _db.engine.dispose()
 
 
 @pytest.fixture

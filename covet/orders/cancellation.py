@@ -23,6 +23,7 @@ from covet.money import format_money
 from covet.notifications.models import EmailOutbox
 from covet.notifications.services import queue_email
 from covet.orders.access import order_for, require_staff
+from covet.orders.fulfilment import whole_number
 from covet.orders.models import Order, OrderLine
 from covet.orders.services import refuse
 from covet.payments import gateway
@@ -39,15 +40,6 @@ NOTHING_LEFT = "Nothing is left to refund on this order."
 _AMOUNT_ZERO = "Enter an amount above zero."
 IN_FLIGHT = ("The order is cancelled; its refund is still with Stripe. Reload in a minute to see it — if it is "
              "still pending then, cancel again to finish it.")
-
-
-def _whole(value) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    text = str(value).strip()
-    return int(text) if text.isdigit() else None
 
 
 def _by_key(idempotency_key: str) -> Refund | None:
@@ -78,11 +70,11 @@ def _returns(order: Order, restock: dict | None) -> tuple[dict[OrderLine, int], 
     by_id = {line.id: line for line in order.lines}
     chosen, errors = {}, {}
     for key, value in (restock or {}).items():
-        line = by_id.get(_whole(key))
+        line = by_id.get(whole_number(key))
         if line is None:
             errors["restock"] = f"Line {key} is not part of this order."
             continue
-        quantity, left = _whole(value), line.quantity - line.quantity_refunded
+        quantity, left = whole_number(value), line.quantity - line.quantity_refunded
         if quantity is None or not 0 <= quantity <= left:
             errors[f"restock-{line.id}"] = f"Return between 0 and {left} of {line.sku}."
         elif quantity:

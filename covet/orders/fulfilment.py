@@ -60,7 +60,8 @@ def _replayed(found: Fulfilment, order_id: int, store_id: int, actor: Actor) -> 
     return found
 
 
-def _whole(value) -> int | None:
+def whole_number(value) -> int | None:
+    """A form's quantity as an int (never a bool), or None for anything that is not a whole number."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -77,11 +78,11 @@ def _shipment(lines: list[OrderLine], quantities: dict | None) -> tuple[dict[Ord
     by_id = {line.id: line for line in lines}
     chosen, errors = {}, {}
     for key, value in quantities.items():
-        line = by_id.get(_whole(key))
+        line = by_id.get(whole_number(key))
         if line is None:
             errors["quantities"] = f"Line {key} is not one of this store's lines in the order."
             continue
-        quantity, left = _whole(value), max(remaining(line), 0)
+        quantity, left = whole_number(value), max(remaining(line), 0)
         if quantity is None or not 0 <= quantity <= left:
             errors[f"quantity-{line.id}"] = f"Ship between 0 and {left} of {line.sku}."
         elif quantity:

@@ -1,30 +1,12 @@
-"""A live server on loopback and Debian's Chromium driven by Playwright (never `playwright install`)."""
+"""Debian's Chromium driven by Playwright (never `playwright install`)."""
 import os
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.conftest import CHROMIUM, build_app
+from tests.conftest import CHROMIUM
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@pytest.fixture
-def live_server(app, database_url, tmp_path):
-    """The app served from a thread; returns its base URL. Test data goes in through `app`'s database."""
-    served = build_app(database_url, tmp_path / "served")
-    server = make_server("127.0.0.1", 0, served, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    with served.app_context():
-        from covet.extensions import db
-
-        db.engine.dispose()
 
 
 @pytest.fixture(scope="session")

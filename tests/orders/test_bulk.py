@@ -1,5 +1,4 @@
 """Bulk actions: each order through its own service and transaction, refusals collected, at most 5,000."""
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +10,7 @@ from covet.orders.bulk import BulkResult, bulk_assign, bulk_fulfil, bulk_tag
 from covet.orders.models import Fulfilment, Order
 from covet.orders.services import set_tags
 from tests.conftest import requires_postgres
+from tests.orders.concurrency import at_once
 
 
 def count(model) -> int:
@@ -87,24 +87,8 @@ def test_staff_only_bulk_actions_and_the_cap(make_order, stores, merchant_of, st
 @requires_postgres
 def test_one_bulk_form_sent_twice_at_once_ships_each_order_once(app, make_order, staff_actor):
     ids = [make_order().id for _ in range(3)]
-    barrier, results, errors = threading.Barrier(2), [], []
-
-    def submit():
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                results.append(bulk_fulfil(ids, staff_actor, "same-form"))
-            except Exception as exc:
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=submit) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == [] and [r.done for r in results] == [ids, ids] and [r.failed for r in results] == [{}, {}]
+    results = at_once(app, [lambda: bulk_fulfil(ids, staff_actor, "same-form")] * 2)
+    assert [r.done for r in results] == [ids, ids] and [r.failed for r in results] == [{}, {}], results
     db.session.expire_all()
     assert count(Fulfilment) == 6 and count(EmailOutbox) == 6  # two stores per order, once each
     assert {db.session.get(Order, i).fulfilment_status for i in ids} == {"fulfilled"}

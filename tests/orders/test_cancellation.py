@@ -1,5 +1,4 @@
 """Refunds and cancellations against the Stripe fake (and localstripe): bounded, once per form, retry-finishable."""
-import threading
 
 import pytest
 import stripe
@@ -16,6 +15,7 @@ from covet.payments import gateway
 from covet.payments.models import Payment, Refund
 from tests.conftest import requires_postgres
 from tests.orders import refund_support
+from tests.orders.concurrency import at_once
 from tests.orders.refund_support import actions, age_refund, count, ledger, outbox, refunds, stock
 from tests.stripe_peers import set_stripe_config
 
@@ -315,25 +315,13 @@ def test_cancel_through_localstripe(app, db, fresh_localstripe, make_order, staf
 def test_two_people_cancelling_at_once_refund_once_and_email_once(app, paid_order, make_user, stripe_fake):
     order_id = paid_order().id
     actors = [Actor.for_user(make_user("staff")) for _ in range(2)]
-    barrier, outcomes = threading.Barrier(2), []
-
     def press(actor, key):
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                outcomes.append(cancel_order(order_id, actor, key).state)
-            except ValidationError as exc:
-                outcomes.append(exc.errors)
-            except Exception as exc:
-                outcomes.append(exc)
-            finally:
-                db.session.remove()
+        try:
+            return cancel_order(order_id, actor, key).state
+        except ValidationError as exc:
+            return exc.errors
 
-    threads = [threading.Thread(target=press, args=(actor, f"key-{i}")) for i, actor in enumerate(actors)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = at_once(app, [lambda a=actor, k=f"key-{i}": press(a, k) for i, actor in enumerate(actors)])
     assert "cancelled" in outcomes and all(o in ("cancelled", {"cancel": IN_FLIGHT}) for o in outcomes), outcomes
     db.session.expire_all()
     assert [(r.status, r.amount) for r in refunds()] == [("succeeded", 50000)]

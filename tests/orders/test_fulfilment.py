@@ -1,5 +1,4 @@
 """Shipping: one store's lines at a time, partial then full, once per form, the customer told once."""
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -12,6 +11,7 @@ from covet.orders import fulfilment as fulfilment_module
 from covet.orders.fulfilment import fulfil_order, fulfil_remaining
 from covet.orders.models import Fulfilment, Order, OrderLine
 from tests.conftest import requires_postgres
+from tests.orders.concurrency import at_once
 
 
 def count(model) -> int:
@@ -195,23 +195,8 @@ def test_two_requests_with_one_key_at_once_make_one_shipment(app, make_order, st
     lune, _ = stores
     order = make_order(quantity=2)
     order_id, store_id = order.id, lune.id  # ORM objects belong to this thread's session: ids only in threads
-    barrier, got, errors = threading.Barrier(2), [], []
-
-    def submit():
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                got.append(fulfil_order(order_id, store_id, staff_actor, "dhl", "JD014600006281", None, "same").id)
-            except Exception as exc:
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=submit) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == [] and len(got) == 2 and got[0] == got[1]
+    got = at_once(app, [lambda: fulfil_order(order_id, store_id, staff_actor, "dhl", "JD014600006281", None,
+                                             "same").id] * 2)
+    assert all(isinstance(g, int) for g in got) and got[0] == got[1], got
     db.session.expire_all()
     assert count(Fulfilment) == 1 and len(emails()) == 1 and line_of(order, lune).quantity_fulfilled == 2

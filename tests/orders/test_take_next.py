@@ -1,5 +1,4 @@
 """Take next: the oldest order waiting for staff, one statement, never the same order to two people."""
-import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +10,7 @@ from covet.extensions import db
 from covet.orders.models import Order
 from covet.orders.services import take_next
 from tests.conftest import requires_postgres
+from tests.orders.concurrency import at_once
 from tests.orders.conftest import hours_ago
 
 
@@ -51,24 +51,9 @@ def test_merchants_cannot_take_orders(stores, make_order, merchant_of):
 def test_twenty_staff_at_once_get_twenty_different_orders(app, make_order, make_user):
     orders = [make_order(created_at=hours_ago(40 - i)) for i in range(30)]
     actors = [Actor.for_user(make_user("staff")) for _ in range(20)]
-    barrier, got, errors = threading.Barrier(len(actors)), {}, []
-
-    def press(actor):
-        with app.app_context():  # its own session and connection, like a request
-            try:
-                barrier.wait(timeout=30)
-                order = take_next(actor)
-                got[actor.user_id] = order.id if order else None
-            except Exception as exc:  # reported below: a thread's failure must fail the test
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=press, args=(actor,)) for actor in actors]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = at_once(app, [lambda actor=actor: take_next(actor) for actor in actors])
+    errors = [o for o in outcomes if isinstance(o, Exception)]
+    got = {actor.user_id: (order.id if order else None) for actor, order in zip(actors, outcomes, strict=True)}
     assert errors == [] and len(got) == 20
     assert None not in got.values() and len(set(got.values())) == 20
     db.session.expire_all()

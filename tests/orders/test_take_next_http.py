@@ -1,31 +1,15 @@
 """Twenty staff press "Take next" at the same moment over HTTP: each gets a different order (PostgreSQL)."""
 import threading
 
-import pytest
 import requests
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from covet.extensions import db
 from covet.orders.models import Order
-from tests.conftest import PASSWORD, build_app, csrf_from, requires_postgres
+from tests.conftest import PASSWORD, csrf_from, requires_postgres
 from tests.orders.conftest import hours_ago
 
 STAFF = 20
-
-
-@pytest.fixture
-def served(app, database_url, tmp_path):
-    """The app under a threaded server on loopback, so requests really run at once."""
-    served_app = build_app(database_url, tmp_path / "served")
-    server = make_server("127.0.0.1", 0, served_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    with served_app.app_context():
-        db.engine.dispose()
 
 
 def _signed_in(base: str, email: str) -> tuple[requests.Session, str]:
@@ -39,16 +23,16 @@ def _signed_in(base: str, email: str) -> tuple[requests.Session, str]:
 
 
 @requires_postgres
-def test_concurrent_take_next_never_hands_out_one_order_twice(served, make_user, make_order):
+def test_concurrent_take_next_never_hands_out_one_order_twice(live_server, make_user, make_order):
     orders = [make_order(created_at=hours_ago(30 - i)) for i in range(STAFF + 5)]
     users = [make_user("staff") for _ in range(STAFF)]
-    sessions = [_signed_in(served, user.email) for user in users]
+    sessions = [_signed_in(live_server, user.email) for user in users]
     barrier, taken = threading.Barrier(STAFF), {}
 
     def press(index):
         session, token = sessions[index]
         barrier.wait()
-        response = session.post(f"{served}/admin/orders/take-next", timeout=30, allow_redirects=False,
+        response = session.post(f"{live_server}/admin/orders/take-next", timeout=30, allow_redirects=False,
                                 headers={"HX-Request": "true", "X-CSRFToken": token})
         taken[users[index].id] = response.headers.get("HX-Redirect")
 
