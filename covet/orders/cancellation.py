@@ -24,13 +24,12 @@ from covet.notifications.models import EmailOutbox
 from covet.notifications.services import queue_email
 from covet.orders.access import order_for, require_staff
 from covet.orders.fulfilment import whole_number
-from covet.orders.models import Order, OrderLine
+from covet.orders.models import CAPTURED, Order, OrderLine
 from covet.orders.services import refuse
 from covet.payments import gateway
 from covet.payments.models import Payment, Refund
 from covet.payments.refunds import refund_order
 
-CAPTURED = ("paid", "partially_refunded")
 SOLD = ("paid", "partially_refunded", "refunded")  # sell_stock ran when the order became paid
 # A pending refund without a Stripe id older than this was abandoned (a crash, a timeout): a Stripe call
 # with its retries (3 attempts × connect + read timeouts of 10 s) is over well before.

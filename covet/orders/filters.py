@@ -19,6 +19,8 @@ from covet.orders.models import (
     ORDER_STATES,
     PAYMENT_STATUSES,
     TAKE_NEXT_WHERE,
+    TO_FULFIL_WHERE,
+    UNPAID_OPEN_WHERE,
     Order,
     OrderLine,
     OrderTag,
@@ -29,7 +31,6 @@ COUNT_CAP = 1000  # tab counts stop at "1,000+": cheap at any table size, still 
 NEW_CAP = 99
 SORTS = {"newest": "Newest first", "oldest": "Oldest first", "amount_desc": "Amount, high to low",
          "amount_asc": "Amount, low to high"}
-CAPTURED = ("paid", "partially_refunded")
 # Tabs: a name, a label and the WHERE that defines them (merchants do not get the assignment tabs).
 VIEWS = {"all": "All", "to_fulfil": "To fulfil", "unassigned": "Unassigned", "mine": "Mine", "unpaid": "Unpaid",
          "cancelled": "Cancelled"}
@@ -137,13 +138,13 @@ def filters_from_query(query_string: str) -> QueueFilters:
 
 def view_clause(view: str, actor: Actor):
     if view == "to_fulfil":
-        return and_(Order.state == "open", Order.payment_status.in_(CAPTURED), Order.fulfilment_status != "fulfilled")
+        return text(TO_FULFIL_WHERE)  # literal SQL: the predicate of ix_orders_to_fulfil, provable in any plan
     if view == "unassigned":
         return text(TAKE_NEXT_WHERE)  # matches ix_orders_take_next's predicate: read from the partial index
     if view == "mine":
         return and_(Order.assignee_id == (actor.user_id or -1), Order.state == "open")
     if view == "unpaid":
-        return and_(Order.state == "open", Order.payment_status.in_(("unpaid", "pending", "failed")))
+        return text(UNPAID_OPEN_WHERE)
     if view == "cancelled":
         return Order.state == "cancelled"
     return None

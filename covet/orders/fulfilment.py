@@ -11,10 +11,9 @@ from covet.extensions import db
 from covet.notifications.services import queue_email
 from covet.orders.access import order_for, store_scope
 from covet.orders.carriers import CARRIERS, TRACKING_NUMBER_HELP, clean_tracking_number, tracking_url
-from covet.orders.models import Fulfilment, FulfilmentLine, Order, OrderLine
+from covet.orders.models import CAPTURED, Fulfilment, FulfilmentLine, Order, OrderLine
 from covet.orders.services import refuse
 
-CAPTURED = ("paid", "partially_refunded")
 NOTHING_LEFT = "Everything from this store has already been shipped or refunded."
 # What the shipping email calls a carrier picked as "other" ("now in the hands of our delivery partner").
 OTHER_CARRIER_LABEL = "our delivery partner"
