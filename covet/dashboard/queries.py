@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Date, cast, func, literal, select
+from sqlalchemy import Date, cast, func, literal, literal_column, select, text
 
 from covet.dbtypes import utcnow
 from covet.disputes.models import Dispute
@@ -21,7 +21,9 @@ from covet.orders.models import Order, OrderLine
 from covet.redis_client import get_redis
 from covet.webhooks.models import StripeEvent
 
-PAID = ("paid", "partially_refunded")  # the predicate of ix_orders_paid_revenue, written the same way
+# The predicate of ix_orders_paid_revenue as literal SQL (not bound parameters), so PostgreSQL can prove it
+# against the partial index in any plan, generic prepared ones included.
+PAID_WHERE = "payment_status IN ('paid', 'partially_refunded')"
 COUNT_CAP = 999  # failure and dispute figures read at most this many index entries ("999+")
 DISPUTE_STATUSES = ("needs_response", "warning_needs_response")
 
@@ -39,7 +41,7 @@ def _utc_day(column):
 
 
 def _paid_since(start: dt.datetime) -> list:
-    return [Order.paid_at >= start, Order.payment_status.in_(PAID)]
+    return [Order.paid_at >= start, text(PAID_WHERE)]
 
 
 def _revenue_source(store_id: int | None, start: dt.datetime):
@@ -49,7 +51,8 @@ def _revenue_source(store_id: int | None, start: dt.datetime):
     # Lines are reached by order id, and no order paid in the window has an id below the window's smallest:
     # the bound turns "every line this store ever sold" into the window's lines. `id + 0` keeps the planner
     # from answering min(id) by walking the primary key from 1; it reads the window from ix_orders_paid_revenue.
-    first_id = select(func.min(Order.id + 0)).where(*_paid_since(start)).scalar_subquery()
+    first_id = (select(func.min(Order.id + literal_column("0"))).where(*_paid_since(start))
+                .correlate(None).scalar_subquery())
     return (OrderLine.unit_price_amount * OrderLine.quantity,
             select().select_from(Order).join(OrderLine, OrderLine.order_id == Order.id)
             .where(*_paid_since(start), OrderLine.store_id == store_id, OrderLine.order_id >= first_id))
