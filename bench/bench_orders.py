@@ -208,15 +208,19 @@ def start_gunicorn(env: dict, workdir: str):
     proc = subprocess.Popen([gunicorn, "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"], cwd=ROOT, env=env,
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
     base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if requests.get(base + "/api/health", timeout=10).status_code == 200:
-                return proc, base
-        except requests.RequestException:  # not listening yet, or a worker still booting
-            pass
-        time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit(f"gunicorn did not start:\n{log.read_text()[-2000:]}")
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if requests.get(base + "/api/health", timeout=10).status_code == 200:
+                    return proc, base
+            except requests.RequestException:  # not listening yet, or a worker still booting
+                pass
+            time.sleep(0.2)
+        raise SystemExit(f"gunicorn did not start:\n{log.read_text()[-2000:]}")
+    except BaseException:  # never leave the server behind, whatever stopped the wait
+        proc.terminate()
+        proc.wait(timeout=30)
+        raise
 
 
 def server_timing(response) -> float | None:
