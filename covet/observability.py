@@ -74,6 +74,7 @@ def _finish_request(response: Response) -> Response:
 
     response.headers["X-Request-ID"] = g.get("request_id", "")
     duration_ms = round((time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000, 2)
+    response.headers["Server-Timing"] = f"app;dur={duration_ms}"  # what the server spent, for benches and DevTools
     user_id = current_user.id if current_user.is_authenticated else None
     bind_log_context(user_id=user_id, route=request.endpoint)
     get_logger("covet.request").info("request", extra={"status": response.status_code, "duration_ms": duration_ms})

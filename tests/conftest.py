@@ -105,7 +105,8 @@ def build_app(database_url: str | None, instance_path, **overrides):
     # prefix so counters in a shared Redis never leak between tests.
     limiter._key_prefix = ""
     try:
-        app = create_app({**TEST_OVERRIDES, "RATELIMIT_KEY_PREFIX": f"covet-test-{uuid.uuid4().hex}", **overrides},
+        app = create_app({**TEST_OVERRIDES, "RATELIMIT_KEY_PREFIX": f"covet-test-{uuid.uuid4().hex}",
+                          "CACHE_KEY_PREFIX": f"covet-test-{uuid.uuid4().hex}:", **overrides},
                          environ=environ_for_tests(database_url, instance_path))
     finally:
         os.environ.pop("COVET_INSTANCE_PATH", None)

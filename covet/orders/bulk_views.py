@@ -89,7 +89,7 @@ def queue_bulk():
     back = url_for("orders.queue") + ("?" + filters.query_string() if filters.query_string() else "")
     if not is_fragment_request():
         return redirect_after_post(back)
-    context = queue_context(filters, queries.queue_page(filters, current_actor()))
+    context = queue_context(filters, queries.queue_page(filters, current_actor()), fresh_counts=True)
     return list_response(context | {"assignees": assignee_choices(), "presets": presets_for(current_user.id)})
 
 

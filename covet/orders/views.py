@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from covet.errors import NotFoundError, ValidationError
 from covet.extensions import db
-from covet.orders import presets, queries
+from covet.orders import count_cache, presets, queries
 from covet.orders.filters import PAGE_SIZES, SORTS, VIEWS
 from covet.orders.models import FULFILMENT_STATUSES, ORDER_STATES, PAYMENT_STATUSES
 from covet.stores.models import Store
@@ -34,9 +34,11 @@ def assignee_choices() -> list:
     return assignable_users()
 
 
-def queue_context(filters: queries.QueueFilters, page: queries.QueuePage | None = None) -> dict:
+def queue_context(filters: queries.QueueFilters, page: queries.QueuePage | None = None,
+                  fresh_counts: bool = False) -> dict:
     actor = current_actor()
-    return {"filters": filters, "page": page, "counts": queries.tab_counts(actor, filters), "views": VIEWS,
+    return {"filters": filters, "page": page, "counts": count_cache.tab_counts(actor, filters, fresh=fresh_counts),
+            "views": VIEWS,
             "staff_only_views": queries.STAFF_ONLY_VIEWS, "count_cap": queries.COUNT_CAP,
             "sorts": SORTS, "states": ORDER_STATES, "payments": PAYMENT_STATUSES, "fulfilments": FULFILMENT_STATUSES,
             "page_sizes": PAGE_SIZES, "is_staff": current_user.is_staff, "live": _live(filters),
@@ -108,8 +110,8 @@ def queue_since():
         return redirect(url_for("orders.queue", **filters.as_query(after="")), code=303)
     actor = current_actor()
     page = queries.rows_since(filters, actor, since)
-    context = queue_context(filters) | {"rows": page.rows, "since": page.newest_id, "new": 0, "oob": True,
-                                   "new_cap": queries.NEW_CAP}
+    context = queue_context(filters, fresh_counts=True) | {
+        "rows": page.rows, "since": page.newest_id, "new": 0, "oob": True, "new_cap": queries.NEW_CAP}
     body = (render_block(QUEUE, "inserted_rows", **context) + render_block(QUEUE, "new_orders", **context)
             + render_block(QUEUE, "order_tabs", **context))
     return make_response(body)
@@ -164,9 +166,9 @@ def preset_delete(preset_id: int):
 
 
 def counts_oob() -> str:
-    """The tab counts as an out-of-band swap, for any response that changed an order."""
+    """Fresh tab counts as an out-of-band swap, for any response that changed an order."""
     filters = queries.QueueFilters()
-    return render_block(QUEUE, "order_tabs", **queue_context(filters), oob=True)
+    return render_block(QUEUE, "order_tabs", **queue_context(filters, fresh_counts=True), oob=True)
 
 
 def row_response(order_id: int) -> Response:
@@ -174,6 +176,7 @@ def row_response(order_id: int) -> Response:
     rows = queries.queue_rows([order_id], current_actor())
     if not rows:
         abort(404)
-    filters = queries.QueueFilters()
-    body = render_block(QUEUE, "order_row", row=rows[0], **queue_context(filters)) + counts_oob()
+    context = queue_context(queries.QueueFilters(), fresh_counts=True)
+    body = render_block(QUEUE, "order_row", row=rows[0], **context) + render_block(QUEUE, "order_tabs", **context,
+                                                                                   oob=True)
     return make_response(body)
