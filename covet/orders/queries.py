@@ -215,3 +215,13 @@ def queue_rows(ids: list[int], actor: Actor) -> list[QueueRow]:
     """Rows for specific orders (after an action re-renders them), in the order given."""
     found = {row.id: row for row in _rows_for_ids(ids, actor)}
     return [found[i] for i in ids if i in found]
+
+
+def assignee_options() -> list:
+    """(id, label) of every active staff member and admin, by label: the queue's assignee dropdowns."""
+    from covet.accounts.models import User
+
+    label = func.coalesce(func.nullif(User.name, ""), User.email)
+    return list(db.session.execute(select(User.id, label.label("label"))
+                                   .where(User.active.is_(True), User.role.in_(("admin", "staff")))
+                                   .order_by(func.lower(label), User.id)))

@@ -29,9 +29,7 @@ def _stores() -> list[Store]:
 def assignee_choices() -> list:
     if not current_user.is_staff:
         return []
-    from covet.orders.services import assignable_users
-
-    return assignable_users()
+    return queries.assignee_options()
 
 
 def queue_context(filters: queries.QueueFilters, page: queries.QueuePage | None = None,
