@@ -34,8 +34,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_editor import percentile
-from bench.support import free_port
+from bench.bench_editor import percentile  # noqa: E402 - needs the path above
+from bench.support import free_port  # noqa: E402
 
 RUN = uuid.uuid4().hex[:8]
 PASSWORD = "correct horse battery staple"

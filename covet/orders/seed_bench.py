@@ -372,8 +372,8 @@ class PostgresCopy:
         for model, _, name in TABLES:
             if name != "tags":
                 table = model.__tablename__
-                db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                        f"(SELECT coalesce(max(id), 1) FROM {table}))"))
+                db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
+                                        f"(SELECT coalesce(max(id), 1) FROM {table}))"))  # our own table names
         db.session.commit()
         # VACUUM sets the visibility map (index-only scans) and hint bits; it cannot run in a transaction.
         tables = ", ".join(model.__tablename__ for model, _, _ in TABLES)
