@@ -47,7 +47,8 @@ def send_deadline_reminders(now: dt.datetime | None = None) -> int:
         label = min((w for w in REMINDER_WINDOWS if dispute.evidence_due_by <= now + w[1]), key=lambda w: w[1])[0]
         context = dispute_email_context(dispute, reminder=True)
         for email in dispute_recipients(dispute):
-            queue_email("dispute_opened", email, context, f"dispute-reminder:{dispute.id}:{label}:{email}")
+            queue_email("dispute_opened", email, context, f"dispute-reminder:{dispute.id}:{label}:{email}",
+                        order_id=dispute.order_id)
             queued += 1
     db.session.commit()
     return queued
@@ -88,6 +89,7 @@ def apply_stripe_dispute(obj: dict, event_created: int) -> Dispute:
     if new:
         context = dispute_email_context(dispute, reminder=False)
         for email in dispute_recipients(dispute):
-            queue_email("dispute_opened", email, context, f"dispute-opened:{dispute.stripe_dispute_id}:{email}")
+            queue_email("dispute_opened", email, context, f"dispute-opened:{dispute.stripe_dispute_id}:{email}",
+                        order_id=dispute.order_id)
     db.session.commit()
     return dispute

@@ -130,7 +130,10 @@ def change_summary(before: dict | None, after: dict | None, currency: str, names
     for key in sorted(set(before) | set(after)):
         old, new = (_shown(key, side.get(key), currency, (names or {}).get(key, {})) for side in (before, after))
         label = key.removesuffix("_id").replace("_", " ")
-        parts.append(f"{label}: {old} → {new}" if key in before else f"{label}: {new}")
+        if key == "via":  # how it happened ("take_next"), not a value that changed
+            parts.append(f"via {new.replace('_', ' ')}")
+        else:
+            parts.append(f"{label}: {old} → {new}" if key in before else f"{label}: {new}")
     text = "; ".join(parts)
     return text if len(text) <= 300 else text[:299] + "…"
 

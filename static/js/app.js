@@ -82,6 +82,15 @@
     }
   });
 
+  // Arriving at a form's section (…#fulfil, or a refused form's #refund): browsers skip `autofocus` when the
+  // URL has a fragment, so put the cursor in the section's first field ourselves.
+  document.addEventListener("DOMContentLoaded", function () {
+    var section = location.hash.length > 1 && document.getElementById(location.hash.slice(1));
+    if (!section || !section.querySelector("form")) return;
+    var field = section.querySelector("[aria-invalid=true], [autofocus], select, input:not([type=hidden]), textarea");
+    if (field) field.focus();
+  });
+
   // Flash messages rendered with the page fade after a while.
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll(".flash[data-autohide]").forEach(function (el) {
