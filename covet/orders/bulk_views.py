@@ -9,8 +9,7 @@ from flask_login import current_user
 from covet.errors import NotFoundError, ValidationError
 from covet.extensions import db
 from covet.orders import queries
-from covet.orders.presets import presets_for
-from covet.orders.views import assignee_choices, bp, list_response, queue_context
+from covet.orders.views import bp, list_response, queue_context
 from covet.web.actor import current_actor
 from covet.web.htmx import is_fragment_request, redirect_after_post, toast
 from covet.web.policy import EVERYONE, allow
@@ -90,7 +89,7 @@ def queue_bulk():
     if not is_fragment_request():
         return redirect_after_post(back)
     context = queue_context(filters, queries.queue_page(filters, current_actor()), fresh_counts=True)
-    return list_response(context | {"assignees": assignee_choices(), "presets": presets_for(current_user.id)})
+    return list_response(context)
 
 
 @bp.get("/exports/<token>.csv")

@@ -40,7 +40,16 @@ def queue_context(filters: queries.QueueFilters, page: queries.QueuePage | None 
             "staff_only_views": queries.STAFF_ONLY_VIEWS, "count_cap": queries.COUNT_CAP,
             "sorts": SORTS, "states": ORDER_STATES, "payments": PAYMENT_STATUSES, "fulfilments": FULFILMENT_STATUSES,
             "page_sizes": PAGE_SIZES, "is_staff": current_user.is_staff, "live": _live(filters),
-            "matching": queries.matching_count(filters, actor) if page is not None else 0}
+            "matching": _matching(filters, page, actor)}
+
+
+def _matching(filters: queries.QueueFilters, page: queries.QueuePage | None, actor) -> int:
+    """How many orders match: a page that holds them all has counted them already."""
+    if page is None:
+        return 0
+    if not filters.after and page.next_after is None:
+        return len(page.rows)
+    return queries.matching_count(filters, actor)
 
 
 def _live(filters: queries.QueueFilters) -> bool:
@@ -68,19 +77,20 @@ def queue():
         return _jump(order_id)
     page = queries.queue_page(filters, actor) if not filters.errors else queries.QueuePage([], None, 0)
     context = queue_context(filters, page)
-    context.update(assignees=assignee_choices(), presets=presets.presets_for(current_user.id))
     if not is_fragment_request():
-        return render_page(QUEUE, http_status=422 if filters.errors else 200, stores=_stores(), **context)
+        return render_page(QUEUE, http_status=422 if filters.errors else 200, stores=_stores(),
+                           assignees=assignee_choices(), presets=presets.presets_for(current_user.id), **context)
     return list_response(context, 422 if filters.errors else 200)
 
 
 def list_response(context: dict, http_status: int = 200) -> Response:
-    """The list for htmx, with the tabs and the presets bar (which saves "these filters") out of band.
+    """The list for htmx, with the tabs and what the page says about the filters (the query that Save preset and
+    the bulk form send, the Clear link) out of band.
 
     The address bar gets the filters' canonical URL rather than the form's every empty field."""
     body = "".join([render_block(QUEUE, "order_list", **context),
                     render_block(QUEUE, "order_tabs", **context, oob=True),
-                    render_block(QUEUE, "order_presets", **context, oob=True)])
+                    render_block(QUEUE, "list_state", **context, oob=True)])
     response = make_response(body, http_status)
     query = context["filters"].query_string()
     response.headers["HX-Push-Url"] = url_for("orders.queue") + (f"?{query}" if query else "")
