@@ -193,7 +193,7 @@ def conditions(filters: QueueFilters, actor: Actor) -> list:
         where.append(Order.total_amount >= filters.min_amount)
     if filters.max_amount is not None:
         where.append(Order.total_amount <= filters.max_amount)
-    if filters.tag:
+    if filters.tag and store_scope(actor) is None:  # tags are staff's own notes ("fraud-review"): not for merchants
         where.append(Order.id.in_(select(OrderTag.order_id).where(OrderTag.tag == filters.tag)))
     if filters.assignee == "mine":
         where.append(Order.assignee_id == (actor.user_id or -1))

@@ -57,8 +57,10 @@ def test_merchant_sees_only_their_orders(client, login_as, stores, make_order):
     login_as("merchant", store=lune)
     mine = make_order(stores=[lune, noor])
     make_order(stores=[noor])
+    db.session.add(OrderTag(order_id=mine.id, tag="fraud-review"))
+    db.session.commit()
     html = client.get("/admin/orders/").get_data(as_text=True)
-    assert _row_ids(html) == [mine.id]
+    assert _row_ids(html) == [mine.id] and "fraud-review" not in html  # staff's tags stay with staff
     assert "Take next" not in html and 'id="tab-unassigned"' not in html and "NOOR-BAG-1" not in html
 
 
