@@ -23,6 +23,8 @@ def parse_money(text: str, currency: str) -> int:
         value = Decimal(cleaned)
     except InvalidOperation:
         raise ValueError(f"“{text}” is not an amount.") from None
+    if not value.is_finite():  # "inf", "nan": Decimal takes them, no till does
+        raise ValueError(f"“{text}” is not an amount.")
     places = exponent(currency)
     if value != value.quantize(Decimal(1).scaleb(-places)):
         raise ValueError(f"Use at most {places} decimal places." if places else "Use whole amounts.")

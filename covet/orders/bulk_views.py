@@ -23,7 +23,7 @@ def _selected_ids(filters: queries.QueueFilters) -> list[int]:
     actor = current_actor()
     if request.form.get("scope") == "all":
         return queries.matching_order_ids(filters, actor, limit=BULK_LIMIT)
-    ticked = [int(v) for v in request.form.getlist("order_ids") if v.isdigit()][:BULK_LIMIT]
+    ticked = [int(v) for v in request.form.getlist("order_ids") if v.isdecimal()][:BULK_LIMIT]
     return [row.id for row in queries.queue_rows(ticked, actor)]
 
 
@@ -42,7 +42,7 @@ def _run(action: str, ids: list[int]):
     actor = current_actor()
     if action == "assign":
         value = request.form.get("assignee", "")
-        assignee = current_user.id if value == "me" else (int(value) if value.isdigit() else None)
+        assignee = current_user.id if value == "me" else (int(value) if value.isdecimal() else None)
         return _summary(bulk.bulk_assign(ids, assignee, actor), "assigned" if assignee else "unassigned")
     if action == "tag":
         return _summary(bulk.bulk_tag(ids, request.form.get("tag", ""), actor), "tagged")
@@ -74,7 +74,7 @@ def queue_bulk():
     if action not in ACTIONS or (action in ("assign", "tag") and not current_user.is_staff):
         abort(403 if action in ACTIONS else 400)
     ids = _selected_ids(filters)
-    if action == "export":
+    if action == "export" and (ids or request.form.get("scope") == "all"):
         return _start_export(filters, None if request.form.get("scope") == "all" else ids)
     if not ids:
         message, level = "Tick some orders first (or choose “all matching”).", "error"

@@ -180,6 +180,7 @@ def load_detail(actor: Actor, order_id: int) -> OrderDetail:
     return OrderDetail(
         order=order, staff=staff, store_id=store_id, lines=lines, stores=_stores({ln.store_id for ln in lines}),
         thumbnails=thumbnails(lines), payments=_payments(order.id) if staff else [], refunds=refunds,
+        # Stores are emailed about disputes on their orders: they see that one exists and when evidence is due.
         fulfilments=fulfilments, disputes=_disputes(order.id), transfers=_transfers(order.id, store_id),
         notes=notes, tags=_tags(order.id) if staff else [],
         assignee=db.session.get(User, order.assignee_id) if staff and order.assignee_id else None,

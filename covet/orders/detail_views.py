@@ -20,7 +20,7 @@ from covet.orders.access import is_staff, order_for
 from covet.orders.carriers import CARRIERS
 from covet.orders.detail import OrderDetail, load_detail
 from covet.orders.models import Order
-from covet.orders.views import bp, counts_oob, row_response
+from covet.orders.views import bp, counts_oob, queue_return_url, row_response
 from covet.payments.gateway import GatewayError, PaymentsDisabledError
 from covet.web.actor import current_actor
 from covet.web.htmx import is_fragment_request, redirect_after_post, render_page, toast
@@ -90,7 +90,7 @@ def _act(order_id: int, block: str, action: Callable[[Order], str], anchor: str)
         return _refused(order_id, block, {"order": f"Stripe did not refund: {exc}"}, 422)
     toast(message)
     if _for_row():
-        return row_response(order_id) if is_fragment_request() else redirect_after_post(_next_url())
+        return row_response(order_id) if is_fragment_request() else redirect_after_post(queue_return_url())
     if is_fragment_request():
         return _with_counts(_render(order_id, "order_detail"))
     return redirect_after_post(url_for("orders.order_detail", order_id=order_id) + anchor)
@@ -102,7 +102,7 @@ def _refused(order_id: int, block: str, errors: dict, http_status: int) -> Respo
     if _for_row():
         toast(" ".join(str(message) for message in errors.values()), "error")
         if not is_fragment_request():
-            return redirect_after_post(_next_url())
+            return redirect_after_post(queue_return_url())
         response = row_response(order_id)
         response.status_code = http_status
         return response
@@ -123,14 +123,6 @@ def _for_row() -> bool:
     return request.form.get("context") == "row"
 
 
-def _next_url() -> str:
-    """Where a queue form without JavaScript goes back to: a local /admin/orders path only."""
-    target = request.form.get("next", "")
-    if target.startswith("/admin/orders") and "//" not in target and "\\" not in target:
-        return target
-    return url_for("orders.queue")
-
-
 def _key() -> str:
     """The form's idempotency key (one per rendered form); a form without one is refused, not guessed."""
     key = request.form.get("idempotency_key", "").strip()
@@ -143,12 +135,12 @@ def _quantities(prefix: str) -> tuple[dict[int, int], dict]:
     """{line id: units} from `<prefix><line id>` fields; blank is 0; errors keyed by the field."""
     found, errors = {}, {}
     for name, value in request.form.items():
-        if not name.startswith(prefix) or not name[len(prefix):].isdigit():
+        if not name.startswith(prefix) or not name[len(prefix):].isdecimal():
             continue
         text = value.strip()
-        if text and not text.isdigit():
+        if text and not text.isdecimal():
             errors[name] = "Enter a whole number."
-        found[int(name[len(prefix):])] = int(text) if text.isdigit() else 0
+        found[int(name[len(prefix):])] = int(text) if text.isdecimal() else 0
     return found, errors
 
 
@@ -220,13 +212,13 @@ def order_assign(order_id: int):
 
     def give(order: Order) -> str:
         value = request.form.get("assignee", "").strip()
-        if value not in ("", "me") and not value.isdigit():
+        if value not in ("", "me") and not value.isdecimal():
             raise ValidationError({"assignee": "Choose someone from the list."})
         assignee_id = current_user.id if value == "me" else (int(value) if value else None)
         seen = {}
         if "expected_assignee" in request.form:  # the queue row says who it showed
             shown = request.form["expected_assignee"].strip()
-            seen["expected_assignee"] = int(shown) if shown.isdigit() else None
+            seen["expected_assignee"] = int(shown) if shown.isdecimal() else None
         order = assign(order.id, assignee_id, current_actor(), **seen)
         if assignee_id is None:
             return f"{order.number} is unassigned."

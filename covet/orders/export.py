@@ -56,7 +56,7 @@ def order_row(order: Order, actor: Actor) -> dict:
             "refunded": to_major(order.refunded_amount, order.currency) if scope is None else "",
             "payment_status": order.payment_status, "fulfilment_status": order.fulfilment_status,
             "state": order.state, "assignee": order.assignee.email if order.assignee and scope is None else "",
-            "tags": "; ".join(tag.tag for tag in order.tags), "stores": "; ".join(stores),
+            "tags": "; ".join(tag.tag for tag in order.tags) if scope is None else "", "stores": "; ".join(stores),
             "skus": "; ".join(line.sku for line in lines)}
 
 

@@ -116,17 +116,24 @@ def parse_filters(args) -> QueueFilters:
     filters = QueueFilters(
         view=_choice(get("view"), VIEWS) or "all", state=_choice(get("state"), ORDER_STATES),
         payment=_choice(get("payment"), PAYMENT_STATUSES), fulfilment=_choice(get("fulfilment"), FULFILMENT_STATUSES),
-        store_id=int(store) if store.isdigit() else None,
+        store_id=int(store) if store.isdecimal() else None,
         date_from=_date(get("from"), "from", errors), date_to=_date(get("to"), "to", errors),
         min_amount=_amount(get("min"), "min", errors), max_amount=_amount(get("max"), "max", errors),
         tag=get("tag").lower()[:40], q=get("q")[:100],
-        assignee=assignee if assignee in ("mine", "unassigned") or assignee.isdigit() else "",
+        assignee=assignee if assignee in ("mine", "unassigned") or assignee.isdecimal() else "",
         sort=_choice(get("sort"), SORTS) or "newest", after=get("after")[:300],
-        per=int(per) if per.isdigit() and int(per) in PAGE_SIZES else 50)
+        per=int(per) if per.isdecimal() and int(per) in PAGE_SIZES else 50)
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         errors["to"] = "The end date is before the start date."
     filters.errors = errors
     return filters
+
+
+def visible_sort(filters: QueueFilters, actor: Actor) -> str:
+    """The sort to use: a merchant cannot order by whole-order totals (other stores' share is not theirs)."""
+    if store_scope(actor) is not None and filters.sort.startswith("amount"):
+        return "newest"
+    return filters.sort
 
 
 def filters_from_query(query_string: str) -> QueueFilters:
@@ -154,7 +161,7 @@ def _like_prefix(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def search_clause(q: str):
+def search_clause(q: str, store_id: int | None = None):
     """Customer email prefix (an '@' means email only) or SKU prefix, each from its own index.
 
     A UNION of ids, not an OR across tables: the planner semi-joins a handful of ids instead of testing
@@ -163,7 +170,9 @@ def search_clause(q: str):
     if "@" in q:
         return Order.id.in_(by_email)
     skus = {q, q.upper()}
-    by_sku = [select(OrderLine.order_id).where(OrderLine.sku.like(_like_prefix(s), escape="\\")) for s in skus]
+    by_sku = [select(OrderLine.order_id).where(OrderLine.sku.like(_like_prefix(s), escape="\\"),
+                                               *([OrderLine.store_id == store_id] if store_id is not None else []))
+              for s in skus]
     return Order.id.in_(union(by_email, *by_sku))
 
 
@@ -189,9 +198,10 @@ def conditions(filters: QueueFilters, actor: Actor) -> list:
         where.append(Order.created_at >= _day_start(filters.date_from))
     if filters.date_to:
         where.append(Order.created_at < _day_start(filters.date_to + dt.timedelta(days=1)))
-    if filters.min_amount is not None:
+    # Amounts are whole-order totals: staff only (a merchant would learn other stores' share by trying).
+    if filters.min_amount is not None and store_scope(actor) is None:
         where.append(Order.total_amount >= filters.min_amount)
-    if filters.max_amount is not None:
+    if filters.max_amount is not None and store_scope(actor) is None:
         where.append(Order.total_amount <= filters.max_amount)
     if filters.tag and store_scope(actor) is None:  # tags are staff's own notes ("fraud-review"): not for merchants
         where.append(Order.id.in_(select(OrderTag.order_id).where(OrderTag.tag == filters.tag)))
@@ -202,7 +212,7 @@ def conditions(filters: QueueFilters, actor: Actor) -> list:
     elif filters.assignee:
         where.append(Order.assignee_id == int(filters.assignee))
     if filters.q:
-        where.append(search_clause(filters.q))
+        where.append(search_clause(filters.q, store_scope(actor)))
     return where
 
 

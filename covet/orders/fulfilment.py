@@ -66,7 +66,7 @@ def whole_number(value) -> int | None:
     if isinstance(value, int):
         return value
     text = str(value).strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isdecimal() else None
 
 
 def _shipment(lines: list[OrderLine], quantities: dict | None) -> tuple[dict[OrderLine, int], dict]:

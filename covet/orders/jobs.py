@@ -28,7 +28,7 @@ def export_url(token: str) -> str:
 def _ids(order_ids: list[int] | str | None, query_string: str, actor: Actor) -> list[int]:
     """The explicit ids (a list, or "1,2,3" since job arguments are plain values), else every match."""
     if isinstance(order_ids, str):
-        order_ids = [int(part) for part in order_ids.split(",") if part.strip().isdigit()]
+        order_ids = [int(part) for part in order_ids.split(",") if part.strip().isdecimal()]
     if order_ids is not None:
         return list(order_ids)
     from covet.orders.queries import filters_from_query, matching_order_ids

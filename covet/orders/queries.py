@@ -25,6 +25,7 @@ from covet.orders.filters import (  # noqa: F401 - filters_from_query / parse_fi
     filters_from_query,
     parse_filters,
     view_clause,
+    visible_sort,
 )
 from covet.orders.models import Order, OrderLine, OrderTag
 
@@ -105,6 +106,7 @@ def _row_select():
 
 def queue_page(filters: QueueFilters, actor: Actor) -> QueuePage:
     """One page of the queue: one select for the orders, then lines and tags for those ids only."""
+    filters = replace(filters, sort=visible_sort(filters, actor))
     where = conditions(filters, actor)
     if (keyset := _keyset(filters)) is not None:
         where.append(keyset)
@@ -188,7 +190,8 @@ def rows_since(filters: QueueFilters, actor: Actor, since_id: int) -> QueuePage:
 def _rows_for_ids(ids: list[int], actor: Actor) -> list[QueueRow]:
     if not ids:
         return []
-    stmt = _row_select().where(Order.id.in_(ids)).order_by(Order.id.desc())
+    # Only orders the actor may see, whatever ids were asked for (ticked boxes are user input).
+    stmt = _row_select().where(Order.id.in_(ids), *conditions(QueueFilters(), actor)).order_by(Order.id.desc())
     rows = [QueueRow(*values) for values in db.session.execute(stmt)]
     _add_details(rows, actor)
     return rows
@@ -208,7 +211,8 @@ def order_by_number(number: str, actor: Actor) -> int | None:
 def matching_order_ids(filters: QueueFilters, actor: Actor, limit: int = 5000) -> list[int]:
     """Ids of every order matching the filters (up to limit), for bulk actions and exports."""
     where = conditions(replace(filters, after=""), actor)
-    return list(db.session.scalars(_ordered(select(Order.id).where(*where), filters.sort).limit(limit)))
+    return list(db.session.scalars(_ordered(select(Order.id).where(*where), visible_sort(filters, actor))
+                                   .limit(limit)))
 
 
 def queue_rows(ids: list[int], actor: Actor) -> list[QueueRow]:

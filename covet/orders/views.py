@@ -1,6 +1,8 @@
 """The order queue: filters, search, keyset pages, live new orders, take next, presets."""
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, Response, abort, make_response, redirect, request, url_for
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
@@ -79,7 +81,8 @@ def queue():
     context = queue_context(filters, page)
     if not is_fragment_request():
         return render_page(QUEUE, http_status=422 if filters.errors else 200, stores=_stores(),
-                           assignees=assignee_choices(), presets=presets.presets_for(current_user.id), **context)
+                           assignees=assignee_choices(), presets=presets.presets_for(current_user.id),
+                           bulk_key=secrets.token_hex(16), **context)
     return list_response(context, 422 if filters.errors else 200)
 
 
@@ -136,14 +139,17 @@ def take_next():
         toast("Nothing is waiting: every paid order is taken or shipped.", "info")
         if is_fragment_request():
             return make_response("", 204)  # stay where you are; the toast says why
-        return redirect_after_post(request.form.get("next") if _local(request.form.get("next"))
-                                   else url_for("orders.queue"))
+        return redirect_after_post(queue_return_url())
     toast(f"{order.number} is yours.")
     return redirect_after_post(url_for("orders.order_detail", order_id=order.id))
 
 
-def _local(path: str | None) -> bool:
-    return bool(path) and path.startswith("/admin/orders") and "//" not in path and "\\" not in path
+def queue_return_url() -> str:
+    """Where a plain queue form goes back to: its `next` when that is a local /admin/orders path."""
+    target = request.form.get("next", "")
+    if target.startswith("/admin/orders") and "//" not in target and "\\" not in target:
+        return target
+    return url_for("orders.queue")
 
 
 @bp.post("/presets")

@@ -145,3 +145,21 @@ def test_a_page_costs_the_same_statements_whatever_its_size(orders, make_order, 
         event.remove(db.engine, "before_cursor_execute", listener)
     assert len(page.rows) == orders
     assert len(statements) == 4, statements  # orders, lines, tags, counts
+
+
+def test_merchants_search_and_sort_only_by_what_is_theirs(stores, make_order, merchant_of):
+    lune, noor = stores
+    shared = make_order(stores=[lune, noor])
+    other = make_order(stores=[noor])
+    merchant = merchant_of(lune)
+    assert _ids(f(q="NOOR-BAG"), merchant) == []  # another store's SKU on a shared order is not searchable
+    assert _ids(f(q="LUNE-BAG"), merchant) == [shared.id]
+    assert _ids(f(min="600"), merchant) == [shared.id]  # whole-order amounts are not a merchant's filter
+    assert queries.queue_rows([shared.id, other.id], merchant)[0].id == shared.id
+    assert [r.id for r in queries.queue_rows([other.id], merchant)] == []  # ticked ids are user input
+
+
+def test_odd_digits_and_non_finite_amounts_are_refused_not_crashed():
+    filters = f(store="²", assignee="²", per="²", min="inf", max="nan")
+    assert filters.store_id is None and filters.assignee == "" and filters.per == 50
+    assert set(filters.errors) == {"min", "max"}
