@@ -15,6 +15,7 @@ from covet.web.htmx import is_fragment_request, redirect_after_post, toast
 from covet.web.policy import EVERYONE, allow
 
 BULK_LIMIT = 5000
+INLINE_LIMIT = 200  # more ticked orders than this are marked fulfilled by a job
 ACTIONS = ("assign", "tag", "fulfil", "export")
 
 
@@ -46,22 +47,25 @@ def _run(action: str, ids: list[int]):
         return _summary(bulk.bulk_assign(ids, assignee, actor), "assigned" if assignee else "unassigned")
     if action == "tag":
         return _summary(bulk.bulk_tag(ids, request.form.get("tag", ""), actor), "tagged")
-    key = request.form.get("idempotency_key") or secrets.token_hex(16)
-    return _summary(bulk.bulk_fulfil(ids, actor, key), "marked fulfilled")
+    return _summary(bulk.bulk_fulfil(ids, actor, _form_key()), "marked fulfilled")
 
 
-def _start_export(filters: queries.QueueFilters, ids: list[int] | None) -> Response:
+def _form_key() -> str:
+    """The bulk form's one-time key (a page drawn before it had one gets a fresh key)."""
+    return request.form.get("idempotency_key", "").strip()[:100] or secrets.token_hex(16)
+
+
+def _start_job(fn, filters: queries.QueueFilters, key: str, ids: list[int] | None, message: str) -> Response:
+    """Run a bulk job as this user and go to its progress bar."""
     from covet.jobs import enqueue
     from covet.jobs.progress import remember_owner
-    from covet.orders.jobs import export_orders_csv
 
-    token = secrets.token_urlsafe(16)
     # Job arguments are plain values: explicit ids travel as one comma-separated string.
     chosen = None if ids is None else ",".join(map(str, ids))
-    job_id = enqueue(export_orders_csv, current_user.id, filters.query_string(after=""), token, chosen)
+    job_id = enqueue(fn, current_user.id, filters.query_string(after=""), key, chosen)
     db.session.commit()
     remember_owner(job_id, current_user.id)
-    toast("Export started: the file is ready when the bar is full.", "info")
+    toast(message, "info")
     return redirect_after_post(url_for("jobs.job_progress", job_id=job_id))
 
 
@@ -74,8 +78,18 @@ def queue_bulk():
     if action not in ACTIONS or (action in ("assign", "tag") and not current_user.is_staff):
         abort(403 if action in ACTIONS else 400)
     ids = _selected_ids(filters)
-    if action == "export" and (ids or request.form.get("scope") == "all"):
-        return _start_export(filters, None if request.form.get("scope") == "all" else ids)
+    everything = request.form.get("scope") == "all"
+    if action == "export" and (ids or everything):
+        from covet.orders.jobs import export_orders_csv
+
+        return _start_job(export_orders_csv, filters, secrets.token_urlsafe(16), None if everything else ids,
+                          "Export started: the file is ready when the bar is full.")
+    if action == "fulfil" and (everything or len(ids) > INLINE_LIMIT):
+        from covet.orders.jobs import bulk_fulfil_orders
+
+        # Hundreds of shipments outlast a request (htmx gives up after 60 s): a job with a progress bar.
+        return _start_job(bulk_fulfil_orders, filters, _form_key(), None if everything else ids,
+                          "Marking the orders fulfilled: follow the bar.")
     if not ids:
         message, level = "Tick some orders first (or choose “all matching”).", "error"
     else:

@@ -1,4 +1,4 @@
-"""RQ entry points for the order queue: the CSV export."""
+"""RQ entry points for the order queue: the CSV export and bulk "mark fulfilled"."""
 from __future__ import annotations
 
 import io
@@ -69,3 +69,26 @@ def export_orders_csv(user_id: int, query_string: str, token: str, order_ids: li
         text.detach()
     report_progress(count, total or 1, f"{count:,} orders exported.", result_url=export_url(token))
     return count
+
+
+@job(queue="low", timeout=3600, retry=(60,))
+def bulk_fulfil_orders(user_id: int, query_string: str, idempotency_key: str, order_ids: str | None = None) -> int:
+    """Mark fulfilled, as this user, every order matching their filters (or the given ids), with progress.
+
+    Each order goes through the same service as one by one; a rerun (retry) ships nothing twice: every
+    shipment's key is derived from the form's key and the order."""
+    from covet.orders.bulk import MAX_BULK, bulk_fulfil
+
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        report_progress(0, 0, "This account can no longer change orders.")
+        return 0
+    actor = Actor.for_user(user)
+    ids = _ids(order_ids, query_string, actor)[:MAX_BULK]
+    done, failed = 0, 0
+    for start in range(0, len(ids), 100):
+        result = bulk_fulfil(ids[start:start + 100], actor, idempotency_key)
+        done, failed = done + len(result.done), failed + len(result.failed)
+        report_progress(start + len(result.done) + len(result.failed), len(ids),
+                        f"{done:,} marked fulfilled, {failed:,} refused (not paid, cancelled…).")
+    return done

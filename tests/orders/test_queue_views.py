@@ -229,3 +229,25 @@ def test_assign_to_me_from_a_stale_row_never_takes_a_colleagues_order(client, lo
     assert taken.status_code == 200
     db.session.expire_all()
     assert db.session.get(Order, order.id).assignee_id == me.id
+
+
+def test_mark_fulfilled_on_everything_matching_runs_as_a_job_once(app, client, login_as, make_order):
+    from covet.orders.models import Fulfilment
+    from tests.catalog.test_csv import run_jobs
+
+    login_as("staff")
+    paid = [make_order() for _ in range(3)]
+    unpaid = make_order(payment_status="unpaid")
+    form = {"csrf_token": _csrf(client), "action": "fulfil", "scope": "all", "query": "", "idempotency_key": "k" * 32}
+    response = client.post("/admin/orders/bulk", data=form)
+    assert response.status_code == 303 and "/admin/jobs/" in response.headers["Location"]
+    run_jobs(app)
+    progress = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "3 marked fulfilled, 1 refused" in progress
+    db.session.expire_all()
+    assert {db.session.get(Order, o.id).fulfilment_status for o in paid} == {"fulfilled"}
+    assert db.session.get(Order, unpaid.id).fulfilment_status == "unfulfilled"
+    shipments = db.session.scalar(select(func.count()).select_from(Fulfilment))
+    client.post("/admin/orders/bulk", data=form)  # the same form again (a retry): nothing ships twice
+    run_jobs(app)
+    assert db.session.scalar(select(func.count()).select_from(Fulfilment)) == shipments == 6  # 3 orders × 2 stores
