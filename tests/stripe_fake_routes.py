@@ -11,6 +11,10 @@ import time
 ALNUM = string.ascii_letters + string.digits
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 LINK_SECONDS = 300  # Stripe's Account Links expire after a few minutes
+# The description Stripe's error-code list gives balance_insufficient (the live message for a reversal is undocumented).
+BALANCE_INSUFFICIENT = ("The transfer or payout couldn't be completed because the associated account doesn't have a "
+                        "sufficient balance available. Create a new transfer or payout using an amount less than or "
+                        "equal to the account's available balance.")
 
 
 def new_id(prefix: str, length: int = 24) -> str:
@@ -170,8 +174,52 @@ def create_transfer(fake, params: dict) -> dict:
                 "source_transaction": params.get("source_transaction"), "metadata": params.get("metadata", {}),
                 "description": params.get("description"), "reversed": False, "balance_transaction": new_id("txn"),
                 "created": int(time.time()), "livemode": False}
+    transfer["reversals"] = {"object": "list", "data": [], "has_more": False, "total_count": 0,
+                             "url": f"/v1/transfers/{transfer['id']}/reversals"}
     fake.objects[transfer["id"]] = transfer
+    if destination["id"] in fake.account_balance:  # a tracked balance grows with what is transferred in
+        fake.account_balance[destination["id"]] += amount
     return transfer
+
+
+def create_reversal(fake, params: dict, transfer_id: str) -> dict:
+    transfer = fake.get("transfer", transfer_id)
+    remaining = transfer["amount"] - transfer["amount_reversed"]
+    if remaining == 0:
+        raise StripeError(400, f"Transfer {transfer_id} has already been fully reversed.")
+    amount = positive_int(params["amount"], "amount") if "amount" in params else remaining
+    if amount > remaining:
+        raise StripeError(400, f"Transfer reversal amount ({amount}) is greater than unreversed amount on transfer "
+                               f"({remaining})", param="amount")
+    available = fake.account_balance.get(transfer["destination"])
+    if available is not None and amount > available:
+        raise StripeError(400, BALANCE_INSUFFICIENT, "balance_insufficient")
+    if available is not None:
+        fake.account_balance[transfer["destination"]] -= amount
+    reversal = {"id": new_id("trr"), "object": "transfer_reversal", "amount": amount,
+                "currency": transfer["currency"], "transfer": transfer_id, "metadata": params.get("metadata", {}),
+                "balance_transaction": new_id("txn"), "destination_payment_refund": new_id("pyr"),
+                "source_refund": None, "created": int(time.time())}
+    fake.objects[reversal["id"]] = reversal
+    transfer["amount_reversed"] += amount
+    transfer["reversed"] = transfer["amount_reversed"] == transfer["amount"]
+    listed = transfer["reversals"]
+    listed["data"].insert(0, reversal)
+    listed["total_count"] = len(listed["data"])
+    return reversal
+
+
+def list_reversals(fake, params: dict, transfer_id: str) -> dict:
+    found = fake.get("transfer", transfer_id)["reversals"]
+    limit = positive_int(params.get("limit", "10"), "limit")
+    return dict(found, has_more=len(found["data"]) > limit, data=found["data"][:limit])
+
+
+def retrieve_reversal(fake, params: dict, transfer_id: str, reversal_id: str) -> dict:
+    reversal = fake.get("transfer_reversal", reversal_id)
+    if reversal["transfer"] != fake.get("transfer", transfer_id)["id"]:
+        raise StripeError(404, f"No such transfer_reversal: '{reversal_id}'", "resource_missing", "id")
+    return reversal
 
 
 def _refundable_charge(fake, params: dict) -> dict:
@@ -207,6 +255,112 @@ def create_refund(fake, params: dict) -> dict:
     return refund
 
 
+
+FILE_EVIDENCE = ("cancellation_policy", "customer_communication", "customer_signature",
+                 "duplicate_charge_documentation", "receipt", "refund_policy", "service_documentation",
+                 "shipping_documentation", "uncategorized_file")
+TEXT_EVIDENCE = ("access_activity_log", "billing_address", "cancellation_policy_disclosure", "cancellation_rebuttal",
+                 "customer_email_address", "customer_name", "customer_purchase_ip", "duplicate_charge_explanation",
+                 "duplicate_charge_id", "product_description", "refund_policy_disclosure", "refund_refusal_explanation",
+                 "service_date", "shipping_address", "shipping_carrier", "shipping_date", "shipping_tracking_number",
+                 "uncategorized_text")
+TEXT_LIMIT, TEXT_TOTAL_LIMIT = 20_000, 150_000  # per field (Stripe documents it for the long ones) / combined
+ANSWERABLE = {"needs_response": "under_review", "warning_needs_response": "warning_under_review"}  # → once submitted
+CLOSED = ("won", "lost", "warning_closed", "prevented")
+
+
+def empty_evidence() -> dict:
+    return {**dict.fromkeys(sorted(FILE_EVIDENCE + TEXT_EVIDENCE)), "enhanced_evidence": {}}
+
+
+def retrieve_dispute(fake, params: dict, dispute_id: str) -> dict:
+    return fake.get("dispute", dispute_id)
+
+
+def _answerable(dispute: dict) -> None:
+    """Refuse evidence for a dispute already submitted or closed, or one the card network lets nobody answer."""
+    status = dispute["status"]
+    if status in CLOSED:
+        raise StripeError(400, f"This dispute is already closed (status: {status}); it can no longer be updated.")
+    if status not in ANSWERABLE:
+        raise StripeError(400, f"Evidence for this dispute has already been submitted (status: {status}); it can "
+                               f"no longer be updated.")
+    if dispute["evidence_details"]["due_by"] == 0:  # Stripe: 0 when the bank doesn't allow a response
+        raise StripeError(400, "The card network does not allow a response to this dispute.")
+
+
+def _staged_evidence(fake, dispute: dict, given) -> dict:
+    if not isinstance(given, dict):
+        raise StripeError(400, "Invalid object", param="evidence", saved=False)
+    evidence = dict(dispute["evidence"])
+    for field, value in given.items():
+        param = f"evidence[{field}]"
+        if field in ("appeal", "enhanced_evidence"):
+            raise StripeError(400, f"StripeFake does not model {param}.", param=param, saved=False)
+        if field not in FILE_EVIDENCE + TEXT_EVIDENCE:
+            raise StripeError(400, f"Received unknown parameter: {param}", "parameter_unknown", param, saved=False)
+        if not isinstance(value, str):
+            raise StripeError(400, "Invalid string", param=param, saved=False)
+        if field in FILE_EVIDENCE and value:
+            found = fake.objects.get(value)
+            if found is None or found["object"] != "file" or found["purpose"] != "dispute_evidence":
+                raise StripeError(400, f"No such file upload: '{value}'", "resource_missing", param, saved=False)
+        if field in TEXT_EVIDENCE and len(value) > TEXT_LIMIT:
+            raise StripeError(400, f"Invalid string: {value[:20]}...; must be at most {TEXT_LIMIT} characters",
+                              param=param, saved=False)
+        evidence[field] = value or None  # an empty value unsets the field
+    if sum(len(evidence[f] or "") for f in TEXT_EVIDENCE) > TEXT_TOTAL_LIMIT:
+        raise StripeError(400, f"The combined character count of all evidence fields is limited to "
+                               f"{TEXT_TOTAL_LIMIT:,}.", param="evidence", saved=False)
+    return evidence
+
+
+def _boolean(value, param: str) -> bool:
+    if value not in ("true", "false"):
+        raise StripeError(400, f"Invalid boolean: {value}", param=param, saved=False)
+    return value == "true"
+
+
+def _merged_metadata(current: dict, given) -> dict:
+    if given == "":  # posting an empty metadata unsets every key
+        return {}
+    if not isinstance(given, dict):
+        raise StripeError(400, "Invalid object", param="metadata", saved=False)
+    merged = {**current, **given}
+    return {k: v for k, v in merged.items() if v != ""}
+
+
+def update_dispute(fake, params: dict, dispute_id: str) -> dict:
+    """Stage or submit evidence (submit defaults to true, as on Stripe) and/or change metadata."""
+    dispute = fake.get("dispute", dispute_id)
+    submit = _boolean(params["submit"], "submit") if "submit" in params else "evidence" in params
+    if "evidence" in params or "submit" in params:
+        evidence = _staged_evidence(fake, dispute, params.get("evidence", {}))
+        _answerable(dispute)
+        details = dispute["evidence_details"]
+        dispute["evidence"] = evidence
+        details["has_evidence"] = any(v for k, v in evidence.items() if k != "enhanced_evidence")
+        if submit:
+            dispute["status"] = ANSWERABLE[dispute["status"]]
+            details["submission_count"] += 1
+            details["past_due"] = bool(details["due_by"]) and time.time() > details["due_by"]
+    if "metadata" in params:
+        dispute["metadata"] = _merged_metadata(dispute["metadata"], params["metadata"])
+    return dispute
+
+
+def close_dispute(fake, params: dict, dispute_id: str) -> dict:
+    """Accept the dispute: a chargeback closes as lost, an inquiry (warning_*) as warning_closed."""
+    dispute = fake.get("dispute", dispute_id)
+    if dispute["status"] in CLOSED:
+        raise StripeError(400, f"This dispute is already closed (status: {dispute['status']}).")
+    if dispute["status"] not in ANSWERABLE:
+        raise StripeError(400, f"Evidence for this dispute has already been submitted (status: "
+                               f"{dispute['status']}); it can no longer be closed.")
+    dispute["status"] = "warning_closed" if dispute["status"].startswith("warning_") else "lost"
+    return dispute
+
+
 ID = r"([A-Za-z0-9_]+)"
 ROUTES = [
     ("POST", r"/v1/checkout/sessions", create_session),
@@ -220,7 +374,12 @@ ROUTES = [
     ("GET", rf"/setup/e/{ID}/{ID}", visit_account_link),
     ("POST", r"/v1/transfers", create_transfer),
     ("GET", rf"/v1/transfers/{ID}", retrieve("transfer")),
-    ("GET", rf"/v1/disputes/{ID}", retrieve("dispute")),
+    ("POST", rf"/v1/transfers/{ID}/reversals", create_reversal),
+    ("GET", rf"/v1/transfers/{ID}/reversals", list_reversals),
+    ("GET", rf"/v1/transfers/{ID}/reversals/{ID}", retrieve_reversal),
+    ("GET", rf"/v1/disputes/{ID}", retrieve_dispute),
+    ("POST", rf"/v1/disputes/{ID}", update_dispute),
+    ("POST", rf"/v1/disputes/{ID}/close", close_dispute),
     ("GET", rf"/v1/payment_intents/{ID}", retrieve("payment_intent")),
     ("POST", r"/v1/refunds", create_refund),
 ]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import io
 import json
 import re
 import socket
@@ -34,8 +35,9 @@ from urllib.parse import parse_qsl
 
 import requests
 from werkzeug.datastructures import Headers
+from werkzeug.formparser import parse_form_data
 
-from tests.stripe_fake_routes import ROUTES, StripeError, new_id, parse_form
+from tests.stripe_fake_routes import CLOSED, ROUTES, StripeError, empty_evidence, new_id, parse_form
 
 
 @contextmanager
@@ -94,7 +96,7 @@ def reset_localstripe(base_url: str) -> None:
 def set_stripe_config(app, base_url: str) -> None:
     """Point an app's Stripe gateway at a local peer (test keys; the cached client is dropped)."""
     app.config.update(STRIPE_SECRET_KEY="sk_test_covet_peer", STRIPE_WEBHOOK_SECRET="whsec_test_covet_peer",
-                      STRIPE_API_BASE=base_url)
+                      STRIPE_API_BASE=base_url, STRIPE_FILES_BASE=base_url)
     app.extensions.pop("covet_stripe", None)
 
 
@@ -132,6 +134,8 @@ class StripeFake:
             self._saved: dict[tuple, tuple] = {}
             self.links: dict[str, dict] = {}
             self.intent_data: dict[str, dict] = {}
+            self.account_balance: dict[str, int] = {}  # connected account → available balance; absent = unlimited
+            self.file_contents: dict[str, bytes] = {}  # file id → the uploaded bytes
 
     def set_stripe_config(self, app) -> None:
         set_stripe_config(app, self.url)
@@ -176,19 +180,41 @@ class StripeFake:
             self.objects[intent["id"]] = intent
             return copy.deepcopy(intent)
 
-    def add_dispute(self, payment_intent: dict, reason: str = "fraudulent", status: str = "needs_response",
-                    due_by: int | None = None, **fields) -> dict:
-        """Preload a dispute on a preloaded PaymentIntent's charge."""
+    def add_dispute(self, charge: str | dict | None = None, amount: int | None = None, currency: str | None = None,
+                    reason: str = "fraudulent", status: str = "needs_response", due_by: int | None = None,
+                    payment_intent: str | None = None, metadata: dict | None = None, **fields) -> dict:
+        """Preload a dispute on a charge id (amount and currency default to a preloaded charge's) or on a
+        preloaded PaymentIntent dict (its latest charge). due_by defaults to a week from now."""
         with self._lock:
-            dispute = {"id": new_id("dp"), "object": "dispute", "amount": payment_intent["amount"],
-                       "currency": payment_intent["currency"], "charge": payment_intent["latest_charge"],
-                       "payment_intent": payment_intent["id"], "reason": reason, "status": status,
-                       "evidence": {}, "evidence_details": {"due_by": due_by or int(time.time()) + 7 * 86400,
-                                                            "has_evidence": False, "past_due": False,
-                                                            "submission_count": 0},
-                       "is_charge_refundable": False, "metadata": {}, "created": int(time.time()),
-                       "livemode": False, **fields}
+            if isinstance(charge, dict):  # a PaymentIntent from add_payment_intent
+                payment_intent, charge = payment_intent or charge["id"], charge["latest_charge"]
+            known = self.objects.get(charge) if charge else None
+            if known is not None:
+                known["disputed"] = True
+                amount = known["amount"] if amount is None else amount
+                currency, payment_intent = currency or known["currency"], payment_intent or known["payment_intent"]
+            if not charge or amount is None or not currency:
+                raise ValueError("a dispute needs a charge, an amount and a currency")
+            now = int(time.time())
+            dispute = {"id": new_id("dp"), "object": "dispute", "amount": amount, "currency": currency.lower(),
+                       "charge": charge, "payment_intent": payment_intent, "reason": reason, "status": status,
+                       "created": now, "evidence": empty_evidence(),
+                       "evidence_details": {"due_by": now + 7 * 86400 if due_by is None else due_by,
+                                            "has_evidence": False, "past_due": False, "submission_count": 0},
+                       "is_charge_refundable": False, "livemode": False, "metadata": dict(metadata or {}),
+                       "network_reason_code": None, "balance_transactions": [], **fields}
             self.objects[dispute["id"]] = dispute
+            return copy.deepcopy(dispute)
+
+    def close_dispute(self, dispute_id: str, status: str = "won") -> dict:
+        """The bank decided: the dispute closes as won or lost (an inquiry as warning_closed)."""
+        if status not in ("won", "lost", "warning_closed"):
+            raise ValueError(f"a bank closes a dispute as won, lost or warning_closed, not {status}")
+        with self._lock:
+            dispute = self.objects[dispute_id]
+            if dispute["status"] in CLOSED:
+                raise ValueError(f"{dispute_id} is already {dispute['status']}")
+            dispute["status"] = status
             return copy.deepcopy(dispute)
 
     def complete_session(self, session_id: str, email: str = "shopper@example.com", name: str = "Sam Shopper") -> dict:
@@ -206,9 +232,12 @@ class StripeFake:
             return copy.deepcopy(session)
 
     # --- the HTTP side
-    def handle(self, method: str, target: str, headers: Headers, body: str) -> tuple[int, dict | None, dict]:
+    def handle(self, method: str, target: str, headers: Headers, body: bytes) -> tuple[int, dict | None, dict]:
         path, _, query = target.partition("?")
-        params = parse_form(parse_qsl(body if method == "POST" else query, keep_blank_values=True))
+        if method == "POST" and headers.get("Content-Type", "").startswith("multipart/form-data"):
+            params = parse_multipart(headers["Content-Type"], body)
+        else:
+            params = parse_form(parse_qsl(body.decode() if method == "POST" else query, keep_blank_values=True))
         with self._lock:
             self.requests.append(RecordedRequest(method, path, params, headers))
             if path.startswith("/v1/") and not headers.get("Authorization", "").startswith("Bearer sk_"):
@@ -248,12 +277,23 @@ class StripeFake:
         return found
 
 
+def parse_multipart(content_type: str, body: bytes) -> dict:
+    """A multipart/form-data body as params: fields as strings, a file part as {"filename", "content"}."""
+    environ = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body)),
+               "wsgi.input": io.BytesIO(body)}
+    _, form, files = parse_form_data(environ)
+    params = parse_form(list(form.items(multi=True)))
+    for name, part in files.items(multi=True):
+        params[name] = {"filename": part.filename, "content": part.read()}
+    return params
+
+
 class _Handler(BaseHTTPRequestHandler):
     """HTTP/1.0, one request per connection: nothing lingers when the server shuts down."""
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
+        body = self.rfile.read(length) if length else b""
         status, answer, extra = self.server.fake.handle(self.command, self.path, Headers(list(self.headers.items())),
                                                         body)
         payload = json.dumps(answer).encode() if answer is not None else b""
