@@ -361,6 +361,61 @@ def close_dispute(fake, params: dict, dispute_id: str) -> dict:
     return dispute
 
 
+
+FILE_PURPOSES = ("account_requirement", "additional_verification", "business_icon", "business_logo",
+                 "customer_signature", "dispute_evidence", "identity_document", "issuing_regulatory_reporting",
+                 "pci_document", "platform_terms_of_service", "tax_document_user_upload", "terminal_android_apk",
+                 "terminal_reader_splashscreen", "terminal_wifi_certificate", "terminal_wifi_private_key")
+MB = 1024 * 1024
+# Types and sizes from Stripe's file upload guide, for the purposes it lists them; others are not checked.
+IMAGE_OR_PDF = ("pdf", "jpg", "png")
+FILE_RULES = {"account_requirement": (IMAGE_OR_PDF, 16 * MB), "business_icon": (("jpg", "png", "gif"), MB // 2),
+              "business_logo": (("jpg", "png", "gif"), MB // 2), "customer_signature": (("jpg", "png", "svg"), 4 * MB),
+              "dispute_evidence": (IMAGE_OR_PDF, 5 * MB), "identity_document": (IMAGE_OR_PDF, 16 * MB)}
+TYPE_NAMES = {"pdf": "PDF", "jpg": "JPEG", "png": "PNG", "gif": "GIF", "svg": "SVG"}
+
+
+def sniff_type(content: bytes, filename: str) -> str | None:
+    """The file's type from its first bytes, as Stripe reports it (pdf, jpg, png, …); the extension as a fallback."""
+    for magic, kind in ((b"%PDF-", "pdf"), (b"\xff\xd8\xff", "jpg"), (b"\x89PNG\r\n\x1a\n", "png"),
+                        (b"GIF87a", "gif"), (b"GIF89a", "gif")):
+        if content.startswith(magic):
+            return kind
+    ext = filename.rpartition(".")[2].lower() if "." in filename else ""
+    if ext in ("pdf", "jpg", "jpeg", "png", "gif"):  # named like one but not one inside: not a usable file
+        return None
+    return ext or None
+
+
+def create_file(fake, params: dict) -> dict:
+    require(params, "purpose", "file")
+    purpose, upload = params["purpose"], params["file"]
+    if purpose not in FILE_PURPOSES:
+        raise StripeError(400, f"Invalid purpose: must be one of {', '.join(FILE_PURPOSES)}", param="purpose",
+                          saved=False)
+    if not isinstance(upload, dict):  # a plain form field, not a file part
+        raise StripeError(400, "Invalid file: must be uploaded as a multipart/form-data file part.", param="file",
+                          saved=False)
+    content, filename = upload["content"], upload["filename"] or "blob"
+    kind = sniff_type(content, filename)
+    if purpose in FILE_RULES:
+        kinds, limit = FILE_RULES[purpose]
+        if kind not in kinds:
+            allowed = ", ".join(TYPE_NAMES[k] for k in kinds)
+            raise StripeError(400, f"The file you uploaded ({filename}) is not a supported type for purpose {purpose}; "
+                                   f"supported types: {allowed}.", param="file", saved=False)
+        if len(content) > limit:
+            raise StripeError(400, f"The file you uploaded ({filename}) is too large: files for purpose {purpose} can "
+                                   f"be at most {limit / MB:g} MB.", param="file", saved=False)
+    file_id = new_id("file")
+    uploaded = {"id": file_id, "object": "file", "purpose": purpose, "filename": filename, "size": len(content),
+                "type": kind, "title": None, "url": None, "expires_at": None, "created": int(time.time()),
+                "links": {"object": "list", "data": [], "has_more": False, "url": f"/v1/file_links?file={file_id}"}}
+    fake.objects[file_id] = uploaded
+    fake.file_contents[file_id] = content
+    return uploaded
+
+
 ID = r"([A-Za-z0-9_]+)"
 ROUTES = [
     ("POST", r"/v1/checkout/sessions", create_session),
@@ -382,4 +437,6 @@ ROUTES = [
     ("POST", rf"/v1/disputes/{ID}/close", close_dispute),
     ("GET", rf"/v1/payment_intents/{ID}", retrieve("payment_intent")),
     ("POST", r"/v1/refunds", create_refund),
+    ("POST", r"/v1/files", create_file),
+    ("GET", rf"/v1/files/{ID}", retrieve("file")),
 ]

@@ -3,19 +3,43 @@
 `localstripe_server()` runs localstripe's aiohttp app on 127.0.0.1 (no pickle dump). `StripeFake` is a
 small HTTP server shaped like Stripe's documented v1 API for the calls Covet makes that localstripe has
 no model for: Checkout Sessions (create, list, retrieve, expire), Express accounts (create, list,
-retrieve) and Account Links, transfers, disputes (retrieve), PaymentIntents (retrieve) and refunds
-(one function per route in tests/stripe_fake_routes.py; anything else answers 404 "Unrecognized request URL").
-Form bodies are parsed back into nested dicts; `Idempotency-Key` on a POST replays the first saved
-answer (header `Idempotent-Replayed: true`) or answers 400 `idempotency_error` if the method, path or
-params differ; keys are scoped by `Stripe-Account`. Every request is recorded in `fake.requests`.
+retrieve) and Account Links, transfers and their reversals (create, list, retrieve), disputes (retrieve,
+update evidence, close), files (upload, retrieve), PaymentIntents (retrieve) and refunds (one function
+per route in tests/stripe_fake_routes.py; anything else answers 404 "Unrecognized request URL").
+Form bodies are parsed back into nested dicts, multipart bodies (file uploads) too, a file part as
+{"filename", "content"}; `Idempotency-Key` on a POST replays the first saved answer (header
+`Idempotent-Replayed: true`) or answers 400 `idempotency_error` if the method, path or params differ;
+validation errors are not saved for a key; keys are scoped by `Stripe-Account`. Every request is
+recorded in `fake.requests`. `set_stripe_config` points both the "api" and the "files" base at one
+server (Stripe uploads to files.stripe.com).
+
+Disputes (seed with `fake.add_dispute`, decide with `fake.close_dispute(id, "won"|"lost")`): evidence
+is staged (`submit=false`) or submitted (`submit` defaults to true when evidence is sent, as on
+Stripe): needs_response → under_review, warning_needs_response → warning_under_review, submission_count
++1. File fields take the id of an uploaded dispute_evidence file (else resource_missing); a text field
+over 20,000 characters or all text over 150,000 is refused; unknown fields are parameter_unknown.
+Evidence for a submitted or closed dispute, or one with due_by 0 (the network allows no response), is
+refused; metadata may change at any status. Late evidence is taken and sets past_due, which is what
+Stripe documents that field to mean. Close (accept) → lost, or warning_closed for an inquiry.
+Transfer reversals: amount defaults to what is left; more than is left is refused; a connected account
+whose balance is tracked (`fake.account_balance[acct] = n`, absent = unlimited; transfers in add to
+it) refuses a larger reversal with `balance_insufficient`. Files: purpose must be one of Stripe's;
+type is sniffed from the bytes (pdf/jpg/png/gif); for the purposes Stripe's upload guide lists
+(dispute_evidence: PDF/JPEG/PNG up to 5 MB) type and size are checked; bytes are in `fake.file_contents`.
 
 What it does NOT do: webhooks or events (build them with `fake.event` and sign them yourself),
 payments (a session is only paid by `fake.complete_session`, an account only enabled by
-`fake.complete_onboarding`), price ids, subscriptions, search, pagination cursors, `expand`, updates,
-Stripe-Account object scoping, balances (a transfer is not checked against its source charge), key
-expiry after 24 h, the 409 for concurrent requests with one key (requests run one at a time), API
-version differences, and the `expires_at` range of a Checkout Session. Account Link URLs point at the
-fake (`GET /setup/e/<account>/<token>` redirects to return_url once, then to refresh_url).
+`fake.complete_onboarding`), price ids, subscriptions, search, pagination cursors, `expand`,
+Stripe-Account object scoping, platform balances (a transfer is not checked against its source charge
+or the platform's balance), refunds refused on a disputed charge, dispute funds withdrawn or
+reinstated (balance_transactions stay empty), `enhanced_evidence` and `appeal`, shorter limits Stripe
+may have on short evidence fields, the combined size of evidence files, PDF page counts, file expiry
+and download URLs, file links, `refund_application_fee`, key expiry after 24 h, the 409 for concurrent
+requests with one key (requests run one at a time), API version differences, and the `expires_at` range
+of a Checkout Session. Refusal messages follow Stripe's style; where Stripe documents no wording
+(disputes already submitted or closed, reversals past what is left, file type and size) it is ours, so
+assert on status, code and param rather than on those messages. Account Link URLs point at the fake
+(`GET /setup/e/<account>/<token>` redirects to return_url once, then to refresh_url).
 """
 from __future__ import annotations
 

@@ -286,3 +286,60 @@ def test_late_evidence_is_taken_but_marked_past_due_and_unanswerable_disputes_re
     no_response = stripe_fake.add_dispute(charge="ch_2", amount=5000, currency="eur", due_by=0)
     refused = raw_post(stripe_fake, f"/v1/disputes/{no_response['id']}", {"evidence[customer_name]": "Ana"}, "l-2")
     assert refused.status_code == 400 and stripe_fake.get("dispute", no_response["id"])["status"] == "needs_response"
+
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def multipart_post(fake, fields: dict, files: dict | None = None, key: str = "up-raw"):
+    return requests.post(f"{fake.url}/v1/files", data=fields, files=files, timeout=5,
+                         headers={"Authorization": "Bearer sk_test_peer", "Idempotency-Key": key})
+
+
+def test_an_upload_goes_to_the_files_base_is_kept_and_a_retry_replays_it(stripe_fake, fake_app):
+    fake_app.config["STRIPE_API_BASE"] = "http://127.0.0.1:9"  # nothing listens: only the files base may be used
+    fake_app.extensions.pop("covet_stripe", None)
+    uploaded = gateway.upload_file(PDF, "receipt C-1001.pdf", "dispute_evidence", idempotency_key="up-1")
+    assert uploaded["id"].startswith("file_") and uploaded["object"] == "file"
+    assert (uploaded["purpose"], uploaded["filename"], uploaded["size"], uploaded["type"], uploaded["url"]) == \
+        ("dispute_evidence", "receipt C-1001.pdf", len(PDF), "pdf", None)
+    assert stripe_fake.file_contents[uploaded["id"]] == PDF
+    [request] = stripe_fake.requests_to("POST", "/v1/files")
+    assert request.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    again = gateway.upload_file(PDF, "receipt C-1001.pdf", "dispute_evidence", idempotency_key="up-1")
+    assert again == uploaded and len(stripe_fake.objects_of("file")) == 1
+    with pytest.raises(gateway.GatewayError) as caught:  # same key, other bytes
+        gateway.upload_file(PNG, "receipt C-1001.pdf", "dispute_evidence", idempotency_key="up-1")
+    assert caught.value.status == 400
+    fake_app.config["STRIPE_API_BASE"] = stripe_fake.url
+    fake_app.extensions.pop("covet_stripe", None)
+    assert gateway.call(f"/v1/files/{uploaded['id']}") == uploaded
+    dispute = stripe_fake.add_dispute(charge="ch_1", amount=5000, currency="eur")
+    answered = gateway.call(f"/v1/disputes/{dispute['id']}", "post", {"evidence": {"receipt": uploaded["id"]}},
+                            idempotency_key="ev-file")
+    assert answered["evidence"]["receipt"] == uploaded["id"] and answered["status"] == "under_review"
+
+
+def test_uploads_are_refused_like_stripe(stripe_fake, fake_app):
+    with pytest.raises(gateway.GatewayError) as caught:
+        gateway.upload_file(PDF, "a.pdf", "holiday_photos", idempotency_key="r-1")
+    assert caught.value.status == 400 and "purpose" in caught.value.message
+    text = multipart_post(stripe_fake, {"purpose": "dispute_evidence"}, {"file": ("notes.txt", b"hello")}, "r-2")
+    assert text.status_code == 400 and text.json()["error"]["param"] == "file"
+    disguised = multipart_post(stripe_fake, {"purpose": "dispute_evidence"}, {"file": ("scan.pdf", b"hello")}, "r-3")
+    assert disguised.status_code == 400  # named .pdf, but not a PDF inside
+    big = PNG + b"\x00" * (5 * 1024 * 1024)
+    too_big = multipart_post(stripe_fake, {"purpose": "dispute_evidence"}, {"file": ("photo.png", big)}, "r-4")
+    assert too_big.status_code == 400 and "5 MB" in too_big.json()["error"]["message"]
+    missing = multipart_post(stripe_fake, {"purpose": "dispute_evidence"}, None, "r-5").json()["error"]
+    assert (missing["code"], missing["param"]) == ("parameter_missing", "file")
+    jpeg = multipart_post(stripe_fake, {"purpose": "dispute_evidence"}, {"file": ("photo.pdf", b"\xff\xd8\xff" + PDF)},
+                          "r-6").json()
+    assert jpeg["type"] == "jpg"  # the bytes decide, not the name
+    identity = gateway.upload_file(PNG, "id.png", "identity_document", idempotency_key="r-7")
+    dispute = stripe_fake.add_dispute(charge="ch_1", amount=5000, currency="eur")
+    refused = raw_post(stripe_fake, f"/v1/disputes/{dispute['id']}", {"evidence[receipt]": identity["id"]}, "r-8")
+    assert refused.json()["error"]["code"] == "resource_missing"  # only dispute_evidence files are evidence
+    assert raw_post(stripe_fake, "/v1/files", {"purpose": "dispute_evidence", "file": "x"}, "r-9").status_code == 400
+    assert len(stripe_fake.objects_of("file")) == 2

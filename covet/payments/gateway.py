@@ -2,6 +2,7 @@
 and Stripe's errors turned into messages a person can act on."""
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import stripe
@@ -24,13 +25,14 @@ class GatewayError(RuntimeError):
 
 
 def client() -> stripe.StripeClient:
-    """A StripeClient for this app (cached); STRIPE_API_BASE points it at a local peer in tests."""
+    """A StripeClient for this app (cached); STRIPE_API_BASE / STRIPE_FILES_BASE point it at a local peer in tests."""
     cfg = current_app.config
     if not cfg.get("STRIPE_SECRET_KEY"):
         raise PaymentsDisabledError("Payments are disabled: set STRIPE_SECRET_KEY to enable Stripe Checkout.")
     cached = current_app.extensions.get("covet_stripe")
     if cached is None:
-        bases = {"api": cfg["STRIPE_API_BASE"]} if cfg.get("STRIPE_API_BASE") else None
+        bases = {name: cfg[var] for name, var in (("api", "STRIPE_API_BASE"), ("files", "STRIPE_FILES_BASE"))
+                 if cfg.get(var)} or None
         cached = stripe.StripeClient(cfg["STRIPE_SECRET_KEY"], base_addresses=bases,
                                      max_network_retries=NETWORK_RETRIES,
                                      http_client=stripe.RequestsClient(timeout=TIMEOUT))
@@ -67,6 +69,23 @@ def call(path: str, method: str = "get", params: dict | None = None, idempotency
         options["stripe_account"] = stripe_account
     try:
         response = client().raw_request(method, path, **(params or {}), **options)
+    except stripe.StripeError as exc:
+        raise _explain(exc) from exc
+    return client().deserialize(response, api_mode="V1").to_dict()
+
+
+def upload_file(content: bytes, filename: str, purpose: str, idempotency_key: str) -> dict[str, Any]:
+    """Upload a file to Stripe's files host (e.g. purpose="dispute_evidence"); the File object as a plain dict.
+
+    Sent as multipart/form-data like stripe-python's files.create, with the same timeout, retries and
+    error messages as `call`; the key makes a retried upload return the first File instead of a second one."""
+    if not idempotency_key:
+        raise ValueError("every Stripe create needs an idempotency key")
+    upload = io.BytesIO(content)
+    upload.name = filename  # stripe-python names the file part after it
+    try:
+        response = client().raw_request("post", "/v1/files", purpose=purpose, file=upload, base="files",
+                                        content_type="multipart/form-data", idempotency_key=idempotency_key)
     except stripe.StripeError as exc:
         raise _explain(exc) from exc
     return client().deserialize(response, api_mode="V1").to_dict()
