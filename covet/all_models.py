@@ -2,7 +2,7 @@
 from covet.accounts.models import User  # noqa: F401
 from covet.audit.models import AuditLog  # noqa: F401
 from covet.catalog.models import InventoryAdjustment, OptionValue, Product, ProductOption, Variant  # noqa: F401
-from covet.disputes.models import Dispute, DisputeFile  # noqa: F401
+from covet.disputes.models import Dispute, DisputeAction, DisputeFile, DisputeNote  # noqa: F401
 from covet.jobs.models import JobOutbox  # noqa: F401
 from covet.media.models import Media  # noqa: F401
 from covet.notifications.models import EmailOutbox  # noqa: F401

@@ -1,5 +1,5 @@
 """A seller's store."""
-from sqlalchemy import Boolean, CheckConstraint, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from covet.dbtypes import Currency, TimestampMixin
@@ -23,6 +23,10 @@ class Store(TimestampMixin, db.Model):
     details_submitted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     commission_bps: Mapped[int] = mapped_column(Integer, nullable=False, default=1000)
     support_email: Mapped[str | None] = mapped_column(String(254))
+    # The store's policies as shoppers read them; dispute evidence quotes them (refund, shipping, cancellation).
+    refund_policy: Mapped[str | None] = mapped_column(Text)
+    shipping_policy: Mapped[str | None] = mapped_column(Text)
+    cancellation_policy: Mapped[str | None] = mapped_column(Text)
 
     def __repr__(self) -> str:
         return f"<Store {self.slug}>"
