@@ -32,6 +32,8 @@ class Dispute(TimestampMixin, db.Model):
     amount: Mapped[int] = mapped_column(Integer, nullable=False)
     currency: Mapped[str] = mapped_column(Currency(), nullable=False)
     reason: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Stripe's dispute fee, from the dispute's balance transactions (None until Stripe has debited it).
+    fee_amount: Mapped[int | None] = mapped_column(Integer)
     network_reason_code: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32), nullable=False)
     evidence_due_by: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

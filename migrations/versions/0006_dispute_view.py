@@ -69,6 +69,7 @@ def upgrade():
         batch_op.create_foreign_key(batch_op.f('fk_dispute_files_store_id_stores'), 'stores', ['store_id'], ['id'], ondelete='SET NULL')
 
     with op.batch_alter_table('disputes', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('fee_amount', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('network_reason_code', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('has_evidence', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('past_due', sa.Boolean(), nullable=False, server_default=sa.false()))
@@ -108,6 +109,7 @@ def downgrade():
         batch_op.drop_column('past_due')
         batch_op.drop_column('has_evidence')
         batch_op.drop_column('network_reason_code')
+        batch_op.drop_column('fee_amount')
 
     with op.batch_alter_table('dispute_files', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_dispute_files_store_id_stores'), type_='foreignkey')
