@@ -1,14 +1,20 @@
-"""Send each store its share of a paid order (separate charges and transfers, transfer_group = order number)."""
+"""Send each store its share of a paid order (separate charges and transfers, transfer_group = order number).
+
+A store that owes the platform for a dispute (`StoreDebt`, see covet/disputes/liability.py) has its open
+debt in the transfer's currency subtracted from its next transfer, oldest debt first; the amount netted is
+decided once and saved on the transfer before Stripe is asked, so a retry sends the same request. A
+transfer the debt swallows whole is never sent (status "netted"); a transfer is never negative."""
 from __future__ import annotations
 
 from sqlalchemy import select
 
+from covet.dbtypes import utcnow
 from covet.extensions import db
 from covet.jobs import job
 from covet.observability import get_logger
 from covet.orders.models import Order
 from covet.payments import gateway
-from covet.payments.models import Payment, Transfer
+from covet.payments.models import Payment, StoreDebt, Transfer
 from covet.stores.models import Store
 
 
@@ -32,7 +38,7 @@ def _charge_id(order: Order) -> str | None:
 def send_transfers(order_id: int) -> int:
     """Create the Stripe transfers still pending; the idempotency key makes a retry safe."""
     order = db.session.get(Order, order_id)
-    pending = db.session.scalars(select(Transfer).where(Transfer.order_id == order_id,
+    pending = db.session.scalars(select(Transfer).where(Transfer.order_id == order_id, Transfer.status != "netted",
                                                         Transfer.stripe_transfer_id.is_(None))).all()
     sent = 0
     for transfer in pending:
@@ -41,7 +47,11 @@ def send_transfers(order_id: int) -> int:
             # Not onboarded yet: Stripe would refuse, and no retry can fix that. Staff see "waiting".
             transfer.status = "waiting" if transfer.amount else "skipped"
             continue
-        params = {"amount": transfer.amount, "currency": transfer.currency, "destination": store.stripe_account_id,
+        amount = transfer.amount - net_debt(transfer)
+        if amount == 0:
+            transfer.status = "netted"  # all of it paid the store's dispute debt
+            continue
+        params = {"amount": amount, "currency": transfer.currency, "destination": store.stripe_account_id,
                   "transfer_group": transfer.transfer_group, "metadata": {"order_id": order.id}}
         if charge := _charge_id(order):
             params["source_transaction"] = charge  # the transfer waits for the charge's funds
@@ -51,3 +61,28 @@ def send_transfers(order_id: int) -> int:
     db.session.commit()
     get_logger("covet.payments").info("transfers_sent", extra={"order_id": order_id, "sent": sent})
     return sent
+
+
+def net_debt(transfer: Transfer) -> int:
+    """Settle the store's open debt in this currency out of this transfer (once); the amount taken."""
+    if transfer.debt_netted is not None:
+        return transfer.debt_netted
+    debts = db.session.scalars(select(StoreDebt).where(
+        StoreDebt.store_id == transfer.store_id, StoreDebt.currency == transfer.currency,
+        StoreDebt.status == "open").order_by(StoreDebt.id).with_for_update())
+    room = transfer.amount
+    for debt in debts:
+        if room == 0:
+            break
+        if debt.amount > room:  # covered in part: the rest stays open as its own row
+            db.session.add(StoreDebt(store_id=debt.store_id, dispute_id=debt.dispute_id, reversal_id=debt.reversal_id,
+                                     amount=debt.amount - room, currency=debt.currency, reason=debt.reason))
+            debt.amount = room
+        debt.status, debt.settled_by_transfer_id, debt.settled_at = "settled", transfer.id, utcnow()
+        room -= debt.amount
+    transfer.debt_netted = transfer.amount - room
+    db.session.commit()  # decided before Stripe is asked: a retry sends the same amount under the same key
+    if transfer.debt_netted:
+        get_logger("covet.payments").info("dispute_debt_netted", extra={"transfer": transfer.id,
+                                                                         "amount": transfer.debt_netted})
+    return transfer.debt_netted

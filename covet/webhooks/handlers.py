@@ -144,9 +144,14 @@ def charge_refunded(event: dict) -> None:
 
 
 def dispute_changed(event: dict) -> None:
+    """Apply the dispute, note funds withdrawn / reinstated, then settle what the stores owe (in this job)."""
+    from covet.disputes import liability
     from covet.disputes.services import apply_stripe_dispute
 
-    _link(apply_stripe_dispute(_object(event), event["created"]).order_id)
+    dispute = apply_stripe_dispute(_object(event), event["created"])
+    _link(dispute.order_id)
+    liability.record_funds(dispute, _object(event), event["type"], event["created"])
+    liability.settle(dispute)  # idempotent: harmless when apply_stripe_dispute settles too
 
 
 def payout_paid(event: dict) -> None:
@@ -184,6 +189,8 @@ HANDLERS: dict[str, Callable[[dict], None]] = {
     "charge.dispute.created": dispute_changed,
     "charge.dispute.updated": dispute_changed,
     "charge.dispute.closed": dispute_changed,
+    "charge.dispute.funds_withdrawn": dispute_changed,
+    "charge.dispute.funds_reinstated": dispute_changed,
     "payout.paid": payout_paid,
     "account.updated": account_updated,
 }
