@@ -3,6 +3,7 @@ from flask import Blueprint, request
 from flask_login import current_user
 from sqlalchemy import select
 
+from covet.disputes.liability_queries import store_liability
 from covet.extensions import db
 from covet.payouts import queries
 from covet.stores.models import Store
@@ -31,4 +32,4 @@ def payout_list():
     page = queries.payout_page(filters, store_scope)
     statuses = {"paid": "badge-ok", "failed": "badge-bad", "canceled": "badge-bad"}
     return render_page("payouts/list.html", "payout_list", page=page, filters=filters, stores=_stores(),
-                       status_badges=statuses)
+                       status_badges=statuses, liability=store_liability(filters.store_id, store_scope))
