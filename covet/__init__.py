@@ -55,6 +55,8 @@ def register_blueprints(app: Flask) -> None:
     from covet.catalog import csv_views, variant_views  # noqa: F401 - more routes on the catalog blueprint
     from covet.catalog.views import bp as catalog_bp
     from covet.dashboard.views import bp as dashboard_bp
+    from covet.disputes import action_views  # noqa: F401 - the dispute page's forms
+    from covet.disputes.views import bp as disputes_bp
     from covet.jobs.views import bp as jobs_bp
     from covet.media.views import bp as media_bp
     from covet.notifications.views import bp as emails_bp
@@ -68,8 +70,8 @@ def register_blueprints(app: Flask) -> None:
     from covet.webhooks.admin_views import bp as webhook_events_bp
     from covet.webhooks.views import bp as webhooks_bp
 
-    for bp in (accounts_bp, users_bp, catalog_bp, checkout_bp, dashboard_bp, emails_bp, jobs_bp, media_bp, ops_bp,
-               orders_bp, payouts_bp, storefront_bp, stores_bp, webhook_events_bp, webhooks_bp):
+    for bp in (accounts_bp, users_bp, catalog_bp, checkout_bp, dashboard_bp, disputes_bp, emails_bp, jobs_bp, media_bp,
+               ops_bp, orders_bp, payouts_bp, storefront_bp, stores_bp, webhook_events_bp, webhooks_bp):
         app.register_blueprint(bp)
     from covet.jobs.dashboard import mount_rq_dashboard
 
@@ -77,6 +79,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_web_layer(app: Flask) -> None:
+    from covet.jobs.ticker import init_ticker
     from covet.observability import init_observability
     from covet.web.errors import register_error_handlers
     from covet.web.htmx import apply_htmx_headers
@@ -91,6 +94,7 @@ def register_web_layer(app: Flask) -> None:
     init_policy(app)
     init_security(app)
     init_templating(app)
+    init_ticker(app)
     app.after_request(apply_htmx_headers)
     register_error_handlers(app)
 

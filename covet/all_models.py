@@ -16,7 +16,14 @@ from covet.orders.models import (  # noqa: F401
     OrderNote,
     OrderTag,
 )
-from covet.payments.models import Payment, Refund, Transfer  # noqa: F401
+from covet.payments.models import (  # noqa: F401
+    DisputeLiability,
+    Payment,
+    Refund,
+    StoreDebt,
+    Transfer,
+    TransferReversal,
+)
 from covet.payouts.models import Payout  # noqa: F401
 from covet.storefront.models import PriceAlert  # noqa: F401
 from covet.stores.models import Store  # noqa: F401

@@ -179,6 +179,8 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "LOGIN_MAX_FAILURES": 5, "LOGIN_LOCK_SECONDS": 15 * 60,
         "LOGIN_RATE_LIMIT_IP": "20 per minute", "LOGIN_RATE_LIMIT_ACCOUNT": "10 per minute",
         "STARTUP_CHECKS": covet_env != "testing",
+        # Without REDIS_URL, periodic work (dispute reminders, stalled emails) runs on a thread of the web process.
+        "EMBEDDED_SCHEDULER": covet_env != "testing",
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "STRIPE_CURRENCY": env.get("STRIPE_CURRENCY", "").lower() or None,
         "EMAIL_FROM": env.get("EMAIL_FROM", "Covet <noreply@covet.local>"),

@@ -1,4 +1,4 @@
-"""Demo data for a first look: stores, a user per role, products, orders in every state, a dispute, a payout.
+"""Demo data for a first look: stores, a user per role, products, orders in every state, disputes, a payout.
 
 Running it again keeps the data and gives the demo users new passwords (printed).
 """
@@ -17,7 +17,7 @@ from covet.accounts.models import User, new_session_token
 from covet.accounts.passwords import hash_password
 from covet.catalog.models import InventoryAdjustment, OptionValue, Product, ProductOption, Variant
 from covet.dbtypes import utcnow
-from covet.disputes.models import Dispute
+from covet.demo_disputes import seed_disputes
 from covet.extensions import db
 from covet.media.models import Media
 from covet.orders.models import Customer, Fulfilment, Order, OrderLine, OrderTag
@@ -146,11 +146,7 @@ def _orders(variants: list[Variant], rng: random.Random) -> None:
         created = now - dt.timedelta(days=rng.randint(0, 29), hours=rng.randint(0, 20))
         orders.append(_order(1001 + n, shape, created, rng.choice(customers), rng.sample(variants, 2), rng))
     db.session.flush()
-    disputed = next(o for o in orders if o.payment_status == "paid")
-    db.session.add(Dispute(stripe_dispute_id="dp_demo_1", charge_id=f"ch_demo_{disputed.number}",
-                           order_id=disputed.id, amount=disputed.total_amount, currency=disputed.currency,
-                           reason="product_not_received", status="needs_response",
-                           evidence_due_by=now + dt.timedelta(days=3)))
+    seed_disputes(orders)
     store = db.session.scalar(select(Store).where(Store.slug == "maison-lune"))
     db.session.add(Payout(store_id=store.id, stripe_payout_id="po_demo_1", amount=184500, currency=store.currency,
                           arrival_date=(now - dt.timedelta(days=2)).date(), status="paid"))

@@ -45,7 +45,10 @@ def test_seed_demo_fills_every_state_and_prints_working_logins(app, db):
     assert db.session.scalar(select(func.count()).select_from(Store)) == 3
     assert set(db.session.scalars(select(Order.state).distinct())) == set(ORDER_STATES)
     assert set(db.session.scalars(select(Order.payment_status).distinct())) == set(PAYMENT_STATUSES)
-    assert db.session.scalar(select(func.count()).select_from(Dispute)) == 1
+    # Disputes in every state worth a look, each on a shipped order with the emails Covet sent.
+    disputes = db.session.scalars(select(Dispute)).all()
+    assert sorted(d.status for d in disputes) == ["lost", "needs_response", "needs_response", "under_review", "won"]
+    assert all(d.order and d.order.fulfilments for d in disputes)
     assert db.session.scalar(select(func.count()).select_from(Payout)) == 1
     role, email, password = logins[0]
     client = app.test_client()

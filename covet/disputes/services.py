@@ -64,6 +64,31 @@ def _due_by(dispute: dict) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(due, dt.UTC) if due else None
 
 
+def _network_code(obj: dict) -> str | None:
+    card = ((obj.get("payment_method_details") or {}).get("card") or {})
+    return obj.get("network_reason_code") or card.get("network_reason_code")
+
+
+def _fee(obj: dict) -> int | None:
+    """Stripe's dispute fee: the fees of the dispute's balance transactions (a reinstatement refunds none)."""
+    transactions = [bt for bt in obj.get("balance_transactions") or [] if isinstance(bt, dict)]
+    fees = [bt.get("fee", 0) for bt in transactions if bt.get("fee", 0) > 0]
+    return sum(fees) if fees else None
+
+
+def _apply_fields(dispute: Dispute, obj: dict) -> None:
+    details = obj.get("evidence_details") or {}
+    dispute.charge_id, dispute.amount = obj.get("charge") or "", obj.get("amount", 0)
+    dispute.currency, dispute.reason = obj.get("currency", "usd"), obj.get("reason") or "general"
+    dispute.status, dispute.evidence_due_by = obj.get("status", "needs_response"), _due_by(obj)
+    dispute.network_reason_code = _network_code(obj) or dispute.network_reason_code
+    dispute.has_evidence = bool(details.get("has_evidence", dispute.has_evidence))
+    dispute.past_due = bool(details.get("past_due", dispute.past_due))
+    dispute.submission_count = int(details.get("submission_count") or dispute.submission_count or 0)
+    dispute.fee_amount = _fee(obj) if _fee(obj) is not None else dispute.fee_amount
+    dispute.outcome = dispute.status if dispute.status in ("won", "lost") else None
+
+
 def apply_stripe_dispute(obj: dict, event_created: int) -> Dispute:
     """Create or update a dispute from Stripe; an older payload than we hold makes us fetch the current one."""
     from covet.payments import gateway
@@ -77,19 +102,33 @@ def apply_stripe_dispute(obj: dict, event_created: int) -> Dispute:
         obj, seen_at = gateway.call(f"/v1/disputes/{obj['id']}"), dispute.stripe_updated_at
     new = dispute is None
     if new:
+        dispute = Dispute(stripe_dispute_id=obj["id"])
+    linked = False
+    if dispute.order_id is None:
         order = order_for({"charge": obj.get("charge"), "payment_intent": obj.get("payment_intent")})
-        dispute = Dispute(stripe_dispute_id=obj["id"], order_id=order.id if order else None)
-        db.session.add(dispute)
-    dispute.charge_id, dispute.amount = obj.get("charge") or "", obj.get("amount", 0)
-    dispute.currency, dispute.reason = obj.get("currency", "usd"), obj.get("reason") or "general"
-    dispute.status, dispute.evidence_due_by = obj.get("status", "needs_response"), _due_by(obj)
-    dispute.outcome = dispute.status if dispute.status in ("won", "lost") else None
+        dispute.order_id, linked = (order.id, True) if order else (None, False)
+    _apply_fields(dispute, obj)
+    db.session.add(dispute)
     dispute.stripe_updated_at = max(seen_at, dispute.stripe_updated_at or seen_at)
     db.session.flush()
-    if new:
+    if new or linked:  # linked later: the stores learn of it now (the keys keep staff's email single)
         context = dispute_email_context(dispute, reminder=False)
         for email in dispute_recipients(dispute):
             queue_email("dispute_opened", email, context, f"dispute-opened:{dispute.stripe_dispute_id}:{email}",
                         order_id=dispute.order_id)
+    if dispute.outcome:
+        announce_outcome(dispute)
     db.session.commit()
     return dispute
+
+
+def announce_outcome(dispute: Dispute) -> int:
+    """Email staff and the order's stores that the dispute was won or lost (once per outcome and person)."""
+    context = {"order_number": dispute.order.number if dispute.order else dispute.charge_id,
+               "amount": dispute.amount, "currency": dispute.currency, "reason": dispute.reason,
+               "outcome": dispute.outcome, "dispute_url": f"/admin/disputes/{dispute.id}"}
+    recipients = dispute_recipients(dispute)
+    for email in recipients:
+        queue_email("dispute_closed", email, context, f"dispute-closed:{dispute.stripe_dispute_id}:{email}",
+                    order_id=dispute.order_id)
+    return len(recipients)

@@ -24,6 +24,13 @@ def _dispute_reminders() -> int:
     return send_deadline_reminders()
 
 
+def _settle_dispute_liability() -> int:
+    # Reversals, re-transfers and debts a Stripe error left failed or pending are tried again.
+    from covet.disputes.liability import settle_outstanding
+
+    return settle_outstanding()
+
+
 def _purge_pending_cache_tags() -> int:
     # Safety net: tags left pending when the run that should have taken them was rolled back.
     from covet.storefront.jobs import purge_pending_tags
@@ -36,6 +43,7 @@ SCHEDULE: dict[str, tuple[Callable[[], int], int, str]] = {
     "flush-job-outbox": (_flush_outbox, 30, "high"),
     "requeue-stalled-emails": (_requeue_stalled_emails, 60, "high"),
     "dispute-deadline-reminders": (_dispute_reminders, 3600, "low"),
+    "settle-dispute-liability": (_settle_dispute_liability, 900, "default"),
     "purge-pending-cache-tags": (_purge_pending_cache_tags, 60, "default"),
 }
 

@@ -47,6 +47,11 @@ TEMPLATES: dict[str, EmailTemplate] = {t.name: t for t in [
          "evidence_due_by": "2026-11-30T23:59:59+00:00", "dispute_url": "/admin/disputes/1",
          "store_name": "Maison Lune", "reminder": False}),
     EmailTemplate(
+        "dispute_closed", "Dispute {{ 'won' if outcome == 'won' else 'lost' }} on order {{ order_number }}",
+        ("order_number", "amount", "currency", "reason", "outcome", "dispute_url"),
+        {"order_number": "CV-1042", "amount": 129000, "currency": "eur", "reason": "product_not_received",
+         "outcome": "won", "dispute_url": "/admin/disputes/1"}),
+    EmailTemplate(
         "seller_payout", "A payout of {{ amount | money(currency) }} is on its way to {{ store_name }}",
         ("store_name", "amount", "currency", "arrival_date", "payout_id"),
         {"store_name": "Maison Lune", "amount": 184500, "currency": "eur", "arrival_date": "2026-11-25",

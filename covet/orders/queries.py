@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import func, literal, select, tuple_
 
 from covet.audit.services import Actor
+from covet.disputes.models import NEEDS_RESPONSE, UNDER_REVIEW, Dispute
 from covet.extensions import db
 from covet.orders.access import holds_store_lines, store_scope
 from covet.orders.filters import (  # noqa: F401 - filters_from_query / parse_filters are used through here too
@@ -28,6 +29,8 @@ from covet.orders.filters import (  # noqa: F401 - filters_from_query / parse_fi
     visible_sort,
 )
 from covet.orders.models import Order, OrderLine, OrderTag
+
+OPEN_DISPUTE = NEEDS_RESPONSE + UNDER_REVIEW
 
 # --- pages ------------------------------------------------------------------------------------------------
 
@@ -51,6 +54,7 @@ class QueueRow:
     stores: list[str] = field(default_factory=list)
     skus: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    disputed: bool = False  # an open dispute (needs a response or under review)
 
 
 @dataclass
@@ -146,6 +150,9 @@ def _add_details(rows: list[QueueRow], actor: Actor) -> None:
         row.skus.append(sku)
         if scope is not None:
             row.total += quantity * price
+    for order_id in db.session.scalars(select(Dispute.order_id).where(Dispute.order_id.in_(by_id),
+                                                                       Dispute.status.in_(OPEN_DISPUTE))):
+        by_id[order_id].disputed = True
     for order_id, tag in db.session.execute(select(OrderTag.order_id, OrderTag.tag)
                                             .where(OrderTag.order_id.in_(by_id)).order_by(OrderTag.tag)):
         by_id[order_id].tags.append(tag)

@@ -25,11 +25,15 @@ ACTIONS = {
     "order.assigned": "Assigned", "order.unassigned": "Unassigned", "order.fulfilled": "Shipped",
     "order.refunded": "Refunded", "order.cancelled": "Cancelled", "order.note_added": "Note added",
     "order.tagged": "Tags changed", "order.restocked": "Put back in stock", "order.refund_failed": "Refund failed",
+    "order.dispute_evidence_prepared": "Dispute evidence prepared", "order.dispute_evidence_saved": "Dispute draft saved",
+    "order.dispute_submitted": "Dispute evidence submitted", "order.dispute_accepted": "Dispute accepted",
+    "order.dispute_assigned": "Dispute assigned", "order.dispute_file_added": "Dispute file added",
+    "order.dispute_note_added": "Dispute note added",
 }
 # Actions whose own rows (notes, shipments, refunds) already stand in the timeline with more detail.
 SHOWN_BY_ROWS = {"order.note_added", "order.fulfilled", "order.refunded"}
 EMAILS = {"order_confirmation": "Order confirmation", "shipping_notification": "Shipping notification",
-          "dispute_opened": "Dispute opened", "order_cancelled": "Cancellation"}
+          "dispute_opened": "Dispute opened", "dispute_closed": "Dispute decided", "order_cancelled": "Cancellation"}
 LEVELS = {"processed": "ok", "sent": "ok", "succeeded": "ok", "failed": "bad", "pending": "warn",
           "sending": "warn", "ignored": "", "cancelled": ""}
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 
 from flask import Flask, request
 from flask_login import current_user
@@ -12,6 +13,7 @@ from covet.money import format_money, to_major
 NAVIGATION = (
     ("dashboard.home", "Dashboard", ("admin", "staff", "merchant")),
     ("orders.queue", "Orders", ("admin", "staff", "merchant")),
+    ("disputes.dispute_list", "Disputes", ("admin", "staff", "merchant")),
     ("catalog.product_list", "Products", ("admin", "staff", "merchant")),
     ("stores.store_list", "Stores", ("admin", "staff", "merchant")),
     ("payouts.payout_list", "Payouts", ("admin", "staff", "merchant")),
@@ -26,11 +28,29 @@ def format_datetime(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M UTC") 
     return value.astimezone(dt.UTC).strftime(fmt) if value else "—"
 
 
-def navigation() -> list[tuple[str, str, bool]]:
+# Entries that show a figure beside their label: what waits for this user (a capped count; 0 shows nothing).
+NAV_COUNTS = {"disputes.dispute_list": "covet.disputes.queries:nav_count"}
+
+
+def navigation() -> list[tuple[str, str, bool, int]]:
+    """(endpoint, label, active, count) for each screen this user may open."""
     if not current_user.is_authenticated:
         return []
-    return [(endpoint, label, request.endpoint == endpoint)
-            for endpoint, label, roles in NAVIGATION if current_user.role in roles]
+    entries = []
+    for endpoint, label, roles in NAVIGATION:
+        if current_user.role not in roles:
+            continue
+        active = request.endpoint == endpoint or request.blueprint == endpoint.split(".")[0]
+        entries.append((endpoint, label, active, _count(endpoint)))
+    return entries
+
+
+def _count(endpoint: str) -> int:
+    target = NAV_COUNTS.get(endpoint)
+    if target is None:
+        return 0
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)()
 
 
 def init_templating(app: Flask) -> None:

@@ -159,7 +159,10 @@ def test_disputes_link_to_their_evidence_and_transfers_are_scoped(client, db, lo
     db.session.commit()
     login_as("staff")
     html = page(client, order)
-    assert 'href="https://dashboard.stripe.com/disputes/dp_1"' in html and "Evidence due" in html
+    dispute_id = db.session.scalar(db.select(Dispute.id).where(Dispute.stripe_dispute_id == "dp_1"))
+    # The red banner at the top and the card both lead to the dispute's own page, not Stripe's dashboard.
+    assert html.count(f'href="/admin/disputes/{dispute_id}"') == 2 and "Evidence due" in html
+    assert html.index(f'id="dispute-banner-{dispute_id}"') < html.index('id="order-lines"')
     assert html.count('id="transfer-') == 2 and "product not received" in html
     client.post("/admin/logout", data={"csrf_token": csrf_from(html)})
     login_as("merchant", store=lune)

@@ -144,7 +144,7 @@ def test_a_page_costs_the_same_statements_whatever_its_size(orders, make_order, 
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
     assert len(page.rows) == orders
-    assert len(statements) == 4, statements  # orders, lines, tags, counts
+    assert len(statements) == 5, statements  # orders, lines, open disputes, tags, counts
 
 
 def test_merchants_search_and_sort_only_by_what_is_theirs(stores, make_order, merchant_of):
