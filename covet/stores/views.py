@@ -1,5 +1,5 @@
 """Stores: list, detail and Stripe Connect onboarding (merchants see and connect only their own)."""
-from flask import Blueprint, flash, redirect, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from sqlalchemy import func, select
 
 from covet.extensions import db
@@ -7,6 +7,7 @@ from covet.orders.models import OrderLine
 from covet.payments.gateway import GatewayError, PaymentsDisabledError
 from covet.stores import services
 from covet.stores.models import Store
+from covet.stores.policies import POLICY_FIELDS, POLICY_LIMIT
 from covet.web.actor import current_actor
 from covet.web.htmx import redirect_after_post, render_page, toast
 from covet.web.policy import EVERYONE, allow, get_scoped_or_404, store_scope
@@ -22,13 +23,15 @@ def store_list():
     return render_page("stores/list.html", stores=stores)
 
 
-def _detail(store: Store, http_status: int = 200, connect_error: str | None = None):
+def _detail(store: Store, http_status: int = 200, connect_error: str | None = None, policy_errors=None,
+            policy_form=None):
     line_count = db.session.scalar(select(func.count()).select_from(OrderLine).where(OrderLine.store_id == store.id))
     status = services.connect_status(store)
     return render_page("stores/detail.html", "store_connect", http_status=http_status, store=store,
                        line_count=line_count, connect_status=status, status_label=services.STATUS_LABELS[status],
                        stripe_enabled=services.stripe_enabled(), disabled_message=services.CONNECT_DISABLED,
-                       connect_error=connect_error)
+                       connect_error=connect_error, policy_fields=POLICY_FIELDS, policy_limit=POLICY_LIMIT,
+                       policy_errors=policy_errors or {}, policy_form=policy_form)
 
 
 @bp.get("/<int:store_id>")
@@ -36,6 +39,25 @@ def _detail(store: Store, http_status: int = 200, connect_error: str | None = No
 def store_detail(store_id: int):
     """One store: Connect status and figures."""
     return _detail(get_scoped_or_404(Store, store_id, store_column="id"))
+
+
+@bp.post("/<int:store_id>/policies")
+@allow(*EVERYONE)
+def store_policies(store_id: int):
+    """Save the store's refund, shipping and cancellation policies (its merchants, or staff)."""
+    from covet.errors import NotFoundError, ValidationError
+    from covet.stores.policies import update_policies
+
+    store = get_scoped_or_404(Store, store_id, store_column="id")
+    try:
+        update_policies(store.id, current_actor(), {name: request.form.get(name, "") for name in POLICY_FIELDS})
+    except NotFoundError:
+        abort(404)
+    except ValidationError as exc:
+        db.session.rollback()
+        return _detail(store, 422, policy_errors=exc.errors, policy_form=request.form)
+    toast("Policies saved. Dispute evidence uses them from now on.")
+    return redirect_after_post(url_for("stores.store_detail", store_id=store.id) + "#store-policies")
 
 
 def _onboarding(store: Store):
