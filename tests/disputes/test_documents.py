@@ -150,3 +150,18 @@ def test_to_latin1_and_address_and_times():
     assert documents.when(dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC)) == "2026-01-02 03:04 UTC"
     assert documents.when(None) == "—"
     assert utcnow().tzinfo is not None
+
+
+def test_paragraphs_wrap_within_the_page_keeping_every_word_and_leading_spaces(app):
+    pdf = documents.EvidencePDF("Wrap")
+    pdf.set_font(pdf.family, "", 9)
+    text = "  indented line\n" + " ".join(f"word{n}" for n in range(300)) + "\nhttps://example.test/" + "x" * 300
+    width = pdf.epw - 2 * pdf.c_margin
+
+    lines = pdf._wrap(text, width)
+
+    assert lines[0] == "  indented line"
+    assert all(pdf.get_string_width(line) <= width + 0.01 for line in lines)
+    url_at = next(n for n, line in enumerate(lines) if line.startswith("https://"))
+    assert " ".join(lines[1:url_at]).split() == [f"word{n}" for n in range(300)]
+    assert len(lines) - url_at >= 2 and "".join(lines[url_at:]) == "https://example.test/" + "x" * 300
