@@ -1,4 +1,4 @@
-"""Save draft / Submit / Accept over HTTP against the local Stripe fake: guards, Stripe calls, audit, read-only after."""
+"""Save draft / Submit / Accept over HTTP against the local Stripe fake: guards, Stripe calls, audit, read-only."""
 from __future__ import annotations
 
 import datetime as dt

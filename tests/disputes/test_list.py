@@ -1,4 +1,4 @@
-"""The dispute list: deadline order, tabs, filters in the URL, keyset pages, store scope; the nav, queue and dashboard."""
+"""The dispute list: deadline order, tabs, filters in the URL, keyset pages, store scope; nav, queue, dashboard."""
 from __future__ import annotations
 
 import datetime as dt
