@@ -50,7 +50,7 @@ def test_a_png_upload_has_no_page_count(db, dispute):
     ("receipt", b"%PDF-1.4\n" + b"0" * FILE_MAX_BYTES, "Stripe accepts evidence files of at most 5 MB"),
     ("uncategorized_text", make_pdf(1), "not one of Stripe's file evidence fields"),
     ("shoe_box", make_pdf(1), "not one of Stripe's file evidence fields"),
-])
+], ids=["gif-named-pdf", "over-5-mb", "text-field", "unknown-field"])  # fixed ids: the PDFs differ per process
 def test_refused_uploads_leave_no_row_and_no_object(db, app, dispute, field, data, message):
     with pytest.raises(EvidenceFileError, match=message):
         files.save_upload(dispute, field, "receipt.pdf", data, None)
