@@ -223,7 +223,9 @@ def test_prepare_again_keeps_staff_edits_and_uploads_and_replaces_generated_file
     ship(shipped_order, carrier="ups", tracking="1Z999AA10123456784", lines=shipped_order.lines[1:])
 
     evidence.prepare(dispute, staff)
-    jobs = [row for row in db.session.info.get("covet_jobs", []) if row.func.endswith("delete_stored_objects")]
+    # The job's arguments, read before the commit hands the row to RQ (which deletes it) or runs it in-process.
+    jobs = [list(row.args) for row in db.session.info.get("covet_jobs", [])
+            if row.func.endswith("delete_stored_objects")]
     db.session.commit()
 
     fields = dispute.evidence_draft["fields"]
@@ -238,9 +240,9 @@ def test_prepare_again_keeps_staff_edits_and_uploads_and_replaces_generated_file
                                                "shipping_documentation": now["shipping_documentation"].id}
     assert "1Z999AA10123456784" in pdf_text(files.read_file(now["shipping_documentation"]))
     # The replaced PDFs leave storage after the commit.
-    [job] = jobs
-    assert sorted(job.args) == sorted(old_keys)
-    delete_objects(tuple(job.args))
+    [job_args] = jobs
+    assert sorted(job_args) == sorted(old_keys)
+    delete_objects(tuple(job_args))
     storage = get_storage()
     assert all(storage.head(key) is None for key in old_keys)
     assert storage.head(upload.storage_key) is not None
