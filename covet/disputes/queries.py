@@ -233,6 +233,20 @@ def needs_response_count(actor: Actor) -> int:
     return db.session.scalar(select(_capped(DisputeFilters(), actor, "needs_response")))
 
 
+def _cache_key(actor: Actor, what: str) -> str:
+    from covet.storefront.cache import key
+
+    return key(f"dispute-counts:{store_scope(actor) or 0}:{actor.user_id or 0}:{what}")
+
+
+def remembered_tab_counts(filters: DisputeFilters, actor: Actor) -> dict[str, int]:
+    """tab_counts, remembered for a few seconds per viewer and filters (paging and tab clicks cost no count)."""
+    from covet.orders.count_cache import remembered
+
+    query = "&".join(f"{k}={v}" for k, v in sorted(filters.as_query(tab="", after="").items()))
+    return remembered(_cache_key(actor, query), lambda: tab_counts(filters, actor))
+
+
 def store_options(actor: Actor) -> list[tuple[int, str]]:
     if store_scope(actor) is not None:
         return []
@@ -247,6 +261,8 @@ def assignee_options() -> list[tuple[int, str]]:
 
 def nav_count() -> int:
     """Open disputes the signed-in user may see: the nav's figure."""
+    from covet.orders.count_cache import remembered
     from covet.web.actor import current_actor
 
-    return needs_response_count(current_actor())
+    actor = current_actor()
+    return remembered(_cache_key(actor, "nav"), lambda: {"n": needs_response_count(actor)})["n"]

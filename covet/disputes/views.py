@@ -41,7 +41,8 @@ def reason_filter(code: str) -> str:
 
 def list_context(filters: queries.DisputeFilters, page: queries.DisputePage) -> dict:
     actor = current_actor()
-    return {"filters": filters, "page": page, "counts": queries.tab_counts(filters, actor), "tabs": queries.TABS,
+    return {"filters": filters, "page": page, "counts": queries.remembered_tab_counts(filters, actor),
+            "tabs": queries.TABS,
             "count_cap": queries.COUNT_CAP, "is_staff": current_user.is_staff, "reasons": REASON_LABELS,
             "statuses": DISPUTE_STATUSES}
 

@@ -63,3 +63,12 @@ def _remember(key: str, counts: dict) -> None:
         if len(_local) > 10_000:
             _local.clear()
         _local[key] = (time.monotonic() + TTL_SECONDS, counts)
+
+
+def remembered(key: str, compute) -> dict:
+    """`compute()` at most once per TTL_SECONDS for this key (shared through Redis when configured)."""
+    if (hit := _recall(key)) is not None:
+        return hit
+    value = compute()
+    _remember(key, value)
+    return value
