@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 import stripe
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from covet.orders.models import Order, OrderLine
@@ -40,6 +40,21 @@ def wait_for_event(db, type_, seconds=20):
             return row
         time.sleep(0.05)
     raise AssertionError(f"no {type_} event arrived")
+
+
+def wait_until_queued(db, seconds=20):
+    """With Redis: the served app hands the job for a stored event to RQ after its commit, within the webhook
+    request; seeing the event row is not enough (the burst worker could run before the job is in Redis, find
+    nothing, and leave the order unpaid). Wait until the outbox holds no row: every job is in RQ."""
+    from covet.jobs.models import JobOutbox
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db.session.rollback()
+        if db.session.scalar(select(func.count()).select_from(JobOutbox).where(JobOutbox.status == "pending")) == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the served app never handed its jobs to RQ")
 
 
 def wait_until_processed(db, row_id, seconds=20):
@@ -80,6 +95,8 @@ def test_localstripe_payment_and_its_signed_webhook(client, db, served, make_sto
     type_ = "payment_intent.succeeded" if expected == "paid" else "payment_intent.payment_failed"
     row = wait_for_event(db, type_)
     assert row.payload["data"]["object"]["id"] == intent.id  # signed by localstripe, accepted by us
+    if REDIS_URL:
+        wait_until_queued(db)
     deliver(client, db)  # run whatever the served app queued in RQ (with REDIS_URL)
     if not REDIS_URL:
         wait_until_processed(db, row.id)
