@@ -84,6 +84,14 @@ def pytest_configure(config):
         os.environ["REDIS_URL"] = REDIS_URL  # worker subprocesses started with os.environ use it too
 
 
+# The longest tests start first, so that under xdist they run beside the short ones instead of after them.
+RUN_FIRST = ("tests/webhooks/test_torture.py::",)
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: not item.nodeid.startswith(RUN_FIRST))  # stable: the rest keep their order
+
+
 requires_postgres = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (set DATABASE_URL)")
 requires_redis = pytest.mark.skipif(not REDIS_URL, reason="needs Redis (set REDIS_URL)")
 

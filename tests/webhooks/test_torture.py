@@ -91,9 +91,13 @@ def drain(workers: int, env: dict) -> None:
 
 
 def retry_failed(db, env) -> None:
-    """What RQ's retries do, without waiting for their backoff."""
+    """What RQ's retries do, without waiting for their backoff (a round with nothing to retry ends them: the
+    queue is already empty, so another worker would find no work)."""
     for _ in range(3):
+        db.session.rollback()  # see what the worker processes committed
         failed = db.session.scalars(select(StripeEvent.id).where(StripeEvent.status.in_(("failed", "pending")))).all()
+        if not failed:
+            return
         for row_id in failed:
             try:
                 services.process(row_id)
