@@ -21,6 +21,9 @@ def create_app(overrides: dict | None = None, environ: dict | None = None) -> Fl
         load_dotenv(os.path.join(app.root_path, "..", ".env"), override=False)
     app.config.update(load_config(app.instance_path, environ))
     app.config.update(overrides or {})
+    from covet.web.converters import install as install_converters
+
+    install_converters(app)  # before any route: `<int:>` ids are capped at the column's range
     register_extensions(app)
     register_blueprints(app)
     register_web_layer(app)
