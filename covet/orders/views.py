@@ -15,6 +15,7 @@ from covet.orders.filters import PAGE_SIZES, SORTS, VIEWS
 from covet.orders.models import FULFILMENT_STATUSES, ORDER_STATES, PAYMENT_STATUSES
 from covet.stores.models import Store
 from covet.web.actor import current_actor
+from covet.web.converters import MAX_ID
 from covet.web.htmx import is_fragment_request, redirect_after_post, render_page, toast
 from covet.web.policy import EVERYONE, STAFF, allow
 
@@ -100,12 +101,20 @@ def list_response(context: dict, http_status: int = 200) -> Response:
     return response
 
 
+def _since() -> int:
+    """The newest order id on screen; a value no order id can have counts as 0 (the first page)."""
+    since = request.args.get("since", type=int) or 0
+    return since if 0 <= since <= MAX_ID else 0
+
+
 @bp.get("/new")
 @allow(*EVERYONE)
 def queue_new():
     """Poll: how many orders arrived since the newest one on screen (the list itself never moves)."""
     filters = queries.parse_filters(request.args)
-    since = request.args.get("since", type=int) or 0
+    if not is_fragment_request():  # a poll, not a page: a browser that opens it gets the queue
+        return redirect(url_for("orders.queue", **filters.as_query(after="")), code=303)
+    since = _since()
     new = queries.new_since(filters, current_actor(), since) if not filters.errors else 0
     return render_page(QUEUE, "new_orders", filters=filters, since=since, new=new, new_cap=queries.NEW_CAP,
                        live=True)
@@ -116,7 +125,7 @@ def queue_new():
 def queue_since():
     """The new orders, to insert above the list when the user asks; the bar and the counts catch up."""
     filters = queries.parse_filters(request.args)
-    since = request.args.get("since", type=int) or 0
+    since = _since()
     if not is_fragment_request():
         return redirect(url_for("orders.queue", **filters.as_query(after="")), code=303)
     actor = current_actor()

@@ -41,3 +41,17 @@ def test_the_largest_id_still_reaches_the_view(app, client, login_as):
     response = client.get(f"/admin/orders/{MAX_ID}")
     assert response.status_code == 404  # matched the route; the view found no such order
     assert client.get(f"/admin/orders/{MAX_ID + 1}").status_code == 404
+
+
+@pytest.mark.parametrize("since", [str(MAX_ID + 1), str(2**63), "-5"])
+def test_queue_polls_ignore_an_impossible_since(client, login_as, htmx_headers, since):
+    login_as("admin")
+    for path in ("/admin/orders/new", "/admin/orders/since"):
+        assert client.get(f"{path}?since={since}", headers=htmx_headers).status_code == 200
+
+
+def test_the_new_orders_poll_opened_in_a_browser_goes_to_the_queue(client, login_as):
+    login_as("admin")
+    response = client.get("/admin/orders/new?status=paid")
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/admin/orders/")
