@@ -21,6 +21,7 @@ from covet.disputes.models import Dispute, DisputeAction, DisputeFile, DisputeNo
 from covet.disputes.reasons import EVIDENCE_FIELDS, FILE_FIELDS
 from covet.errors import ConflictError, NotFoundError, ValidationError
 from covet.extensions import db
+from covet.idempotency import checked_key
 from covet.orders.access import is_staff, require_staff, store_scope
 from covet.orders.models import OrderLine
 from covet.payments import gateway
@@ -65,8 +66,9 @@ def _done_before(dispute: Dispute, key: str) -> bool:
 
 def _claim(dispute: Dispute, key: str, kind: str, actor: Actor) -> DisputeAction | None:
     """Record the form's key; None if this form was already carried out (its first send did the work)."""
-    if not 8 <= len(key or "") <= 100:
+    if len(key or "") < 8:
         raise ValidationError({"dispute": "This form is out of date. Reload the page and try again."})
+    checked_key(key, "dispute")
     done = db.session.scalar(select(DisputeAction).where(DisputeAction.idempotency_key == key))
     if done is not None:
         if done.dispute_id != dispute.id or done.kind != kind:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from covet.audit.services import Actor
 from covet.errors import NotFoundError, ValidationError
 from covet.extensions import db
+from covet.idempotency import checked_key
 from covet.orders.access import require_staff
 from covet.orders.fulfilment import fulfil_remaining
 from covet.orders.models import Order
@@ -72,5 +73,6 @@ def bulk_fulfil(order_ids: Iterable[int], actor: Actor, idempotency_key: str) ->
     """Mark every order fulfilled (all that remains, carrier "other"); a repeated key ships nothing twice."""
     if not idempotency_key:
         raise ValueError("bulk_fulfil needs an idempotency key (one per submitted form)")
+    checked_key(idempotency_key)  # it is a job argument too: a token, never markup
     ids = _ids(order_ids)
     return _each(ids, lambda order_id: fulfil_remaining(order_id, actor, "other", f"{idempotency_key}:{order_id}"))

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Response, abort, make_response, request, url_for
+from flask import Response, abort, make_response, render_template, request, url_for
 from flask_login import current_user
 
 from covet.errors import NotFoundError, ValidationError
 from covet.extensions import db
+from covet.idempotency import checked_key
 from covet.orders import queries
 from covet.orders.views import bp, list_response, queue_context
 from covet.web.actor import current_actor
@@ -37,7 +38,7 @@ def _summary(result, verb: str) -> tuple[str, str]:
     return message, "error" if failed and not done else ("info" if failed else "success")
 
 
-def _run(action: str, ids: list[int]):
+def _run(action: str, ids: list[int], key: str):
     from covet.orders import bulk
 
     actor = current_actor()
@@ -47,12 +48,23 @@ def _run(action: str, ids: list[int]):
         return _summary(bulk.bulk_assign(ids, assignee, actor), "assigned" if assignee else "unassigned")
     if action == "tag":
         return _summary(bulk.bulk_tag(ids, request.form.get("tag", ""), actor), "tagged")
-    return _summary(bulk.bulk_fulfil(ids, actor, _form_key()), "marked fulfilled")
+    return _summary(bulk.bulk_fulfil(ids, actor, key), "marked fulfilled")
 
 
 def _form_key() -> str:
-    """The bulk form's one-time key (a page drawn before it had one gets a fresh key)."""
-    return request.form.get("idempotency_key", "").strip()[:100] or secrets.token_hex(16)
+    """The bulk form's one-time key (a page drawn before it had one gets a fresh key); never markup."""
+    key = request.form.get("idempotency_key", "").strip()
+    return checked_key(key) if key else secrets.token_hex(16)
+
+
+def _refused(filters: queries.QueueFilters, message: str) -> Response:
+    """422: the form cannot be carried out as sent; nothing was changed or enqueued."""
+    if not is_fragment_request():
+        return make_response(render_template("errors/error.html", status=422, message=message), 422)
+    toast(message, "error")
+    response = list_response(queue_context(filters, queries.queue_page(filters, current_actor()), fresh_counts=True))
+    response.status_code = 422
+    return response
 
 
 def _start_job(fn, filters: queries.QueueFilters, key: str, ids: list[int] | None, message: str) -> Response:
@@ -77,6 +89,10 @@ def queue_bulk():
     action = request.form.get("action", "")
     if action not in ACTIONS or (action in ("assign", "tag") and not current_user.is_staff):
         abort(403 if action in ACTIONS else 400)
+    try:
+        key = _form_key() if action == "fulfil" else ""
+    except ValidationError as exc:
+        return _refused(filters, " ".join(exc.errors.values()))
     ids = _selected_ids(filters)
     everything = request.form.get("scope") == "all"
     if action == "export" and (ids or everything):
@@ -88,13 +104,13 @@ def queue_bulk():
         from covet.orders.jobs import bulk_fulfil_orders
 
         # Hundreds of shipments outlast a request (htmx gives up after 60 s): a job with a progress bar.
-        return _start_job(bulk_fulfil_orders, filters, _form_key(), None if everything else ids,
+        return _start_job(bulk_fulfil_orders, filters, key, None if everything else ids,
                           "Marking the orders fulfilled: follow the bar.")
     if not ids:
         message, level = "Tick some orders first (or choose “all matching”).", "error"
     else:
         try:
-            message, level = _run(action, ids)
+            message, level = _run(action, ids, key)
         except (ValidationError, NotFoundError) as exc:
             db.session.rollback()
             message, level = "; ".join(getattr(exc, "errors", {"": str(exc)}).values()), "error"

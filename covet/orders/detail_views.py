@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from covet.errors import ConflictError, NotFoundError, ValidationError
 from covet.extensions import db
+from covet.idempotency import checked_key
 from covet.money import format_money, parse_money
 from covet.orders.access import is_staff, order_for
 from covet.orders.carriers import CARRIERS
@@ -126,9 +127,9 @@ def _for_row() -> bool:
 def _key() -> str:
     """The form's idempotency key (one per rendered form); a form without one is refused, not guessed."""
     key = request.form.get("idempotency_key", "").strip()
-    if not 8 <= len(key) <= 100:
+    if len(key) < 8:
         raise ValidationError({"order": "This form is out of date. Reload the page and try again."})
-    return key
+    return checked_key(key)
 
 
 def _quantities(prefix: str) -> tuple[dict[int, int], dict]:

@@ -77,8 +77,12 @@ def bulk_fulfil_orders(user_id: int, query_string: str, idempotency_key: str, or
 
     Each order goes through the same service as one by one; a rerun (retry) ships nothing twice: every
     shipment's key is derived from the form's key and the order."""
+    from covet.idempotency import is_token
     from covet.orders.bulk import MAX_BULK, bulk_fulfil
 
+    if not is_token(idempotency_key):  # enqueued by something other than the form: refuse, ship nothing
+        report_progress(0, 0, "This job's idempotency key is not valid: nothing was changed.")
+        return 0
     user = db.session.get(User, user_id)
     if user is None or not user.active:
         report_progress(0, 0, "This account can no longer change orders.")

@@ -9,8 +9,21 @@ pytestmark = pytest.mark.skipif(not REDIS_URL, reason="rq-dashboard is mounted o
 def test_admin_sees_the_dashboard_others_do_not(client, login_as, redis_conn):
     login_as("admin")
     page = client.get("/admin/rq/")
-    assert page.status_code == 200 and "unsafe-inline" in page.headers["Content-Security-Policy"]
+    assert page.status_code == 200 and "'unsafe-eval'" in page.headers["Content-Security-Policy"]
     assert client.get("/admin/rq/0/data/queues.json").status_code == 200
+
+
+def test_its_scripts_run_by_hash_never_inline_markup(client, login_as, redis_conn):
+    import base64
+    import hashlib
+    import re
+
+    login_as("admin")
+    page = client.get("/admin/rq/")
+    script_src = re.search(r"script-src ([^;]*)", page.headers["Content-Security-Policy"]).group(1).split()
+    assert "'unsafe-inline'" not in script_src
+    [inline] = re.findall(rb'<script type="text/javascript">(.*?)</script>', page.get_data(), re.DOTALL)
+    assert f"'sha256-{base64.b64encode(hashlib.sha256(inline).digest()).decode()}'" in script_src
 
 
 @pytest.mark.parametrize("role", ["staff", "merchant"])
