@@ -18,7 +18,7 @@ ENV_VARS = (
     "CLOUDFRONT_DOMAIN", "CLOUDFRONT_DISTRIBUTION_ID", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
     "STRIPE_PUBLISHABLE_KEY", "STRIPE_CURRENCY", "RESEND_API_KEY", "EMAIL_FROM", "SMTP_URL",
     "SENTRY_DSN", "REVALIDATE_URL", "REVALIDATE_SECRET", "COVET_ENV", "LOG_LEVEL", "PROXY_COUNT",
-    "PUBLIC_URL", "STRIPE_API_BASE",
+    "PUBLIC_URL", "STRIPE_API_BASE", "TRUSTED_HOSTS", "HEALTH_TOKEN",
 )
 
 # Prisma-style options from the seeds that libpq does not understand; consumed here.
@@ -118,6 +118,29 @@ def _check_formats(env: dict) -> None:
         _need(env["PROXY_COUNT"].isdigit(), "PROXY_COUNT", "number of trusted reverse proxies, e.g. 1")
     if env.get("SENTRY_DSN"):
         _need(urlsplit(env["SENTRY_DSN"]).scheme in ("http", "https"), "SENTRY_DSN", "must be a Sentry DSN URL")
+    _check_trusted_hosts(env)
+    if env.get("HEALTH_TOKEN"):
+        _need(len(env["HEALTH_TOKEN"]) >= 24, "HEALTH_TOKEN", "use at least 24 random characters")
+
+
+def trusted_hosts(value: str | None) -> list[str] | None:
+    """TRUSTED_HOSTS "covet.app, .covet.app" → ["covet.app", ".covet.app"]; unset → None (any host)."""
+    hosts = [host.strip().lower() for host in (value or "").split(",") if host.strip()]
+    return hosts or None
+
+
+def _check_trusted_hosts(env: dict) -> None:
+    hosts = trusted_hosts(env.get("TRUSTED_HOSTS"))
+    if hosts is None:
+        return
+    for host in hosts:
+        _need(re.fullmatch(r"\.?[a-z0-9]([a-z0-9.\-]*[a-z0-9])?(:\d{1,5})?|\[[0-9a-f:.]+\](:\d{1,5})?", host)
+              is not None, "TRUSTED_HOSTS", f"'{host}' is not a host name (comma-separated, e.g. covet.app,.covet.app)")
+    public = urlsplit(env.get("PUBLIC_URL", "http://127.0.0.1:5000")).hostname or ""
+    from werkzeug.sansio.utils import host_is_trusted
+
+    _need(host_is_trusted(public, hosts), "TRUSTED_HOSTS",
+          f"add PUBLIC_URL's host '{public}' (links from Stripe and emails come back to it)")
 
 
 def _secret_key(env: dict, covet_env: str, instance_path: Path) -> str:
@@ -186,6 +209,9 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "EMAIL_FROM": env.get("EMAIL_FROM", "Covet <noreply@covet.local>"),
         # Absolute links in emails (unsubscribe, admin links) start here.
         "PUBLIC_URL": env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Flask ≥ 3.1 answers 400 to a request whose Host is not in the list (None: any host).
+        "TRUSTED_HOSTS": trusted_hosts(env.get("TRUSTED_HOSTS")),
+        "HEALTH_TOKEN": env.get("HEALTH_TOKEN"),
     }
     for var in ENV_VARS:
         cfg.setdefault(var, env.get(var))

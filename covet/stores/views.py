@@ -11,6 +11,7 @@ from covet.stores.policies import POLICY_FIELDS, POLICY_LIMIT
 from covet.web.actor import current_actor
 from covet.web.htmx import redirect_after_post, render_page, toast
 from covet.web.policy import EVERYONE, allow, get_scoped_or_404, store_scope
+from covet.web.urls import public_url
 
 bp = Blueprint("stores", __name__, url_prefix="/admin/stores")
 
@@ -65,8 +66,8 @@ def _onboarding(store: Store):
     try:
         url = services.start_onboarding(
             store.id, current_actor(),
-            return_url=url_for("stores.connect_return", store_id=store.id, _external=True),
-            refresh_url=url_for("stores.connect_refresh", store_id=store.id, _external=True))
+            return_url=public_url("stores.connect_return", store_id=store.id),
+            refresh_url=public_url("stores.connect_refresh", store_id=store.id))
     except PaymentsDisabledError:
         return _detail(store, 422)  # the page says payments are disabled and has no button
     except GatewayError as exc:

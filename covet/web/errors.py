@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify, make_response, render_template, request, url_for
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -25,6 +26,8 @@ def _wants_json() -> bool:
 
 
 def _error_response(status: int, message: str):
+    if request_ctx.url_adapter is None:  # a Host outside TRUSTED_HOSTS: no URL (so no page) can be built
+        return make_response(message, status, {"Content-Type": "text/plain; charset=utf-8"})
     if _wants_json():
         return make_response(jsonify(error=message, status=status), status)
     if status == 401 and request.headers.get("HX-Request") == "true":
