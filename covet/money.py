@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
                 "xaf", "xof", "xpf"}
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "cad": "CA$", "aud": "A$", "chf": "CHF "}
-MAX_AMOUNT = 10**11  # a billion in major units: anything above is a typo
+# Every amount column is a PostgreSQL INTEGER: a larger amount cannot be stored (21 million in major units).
+MAX_AMOUNT = 2**31 - 1
+# ASCII digits only: Decimal() also takes "١٢٣" (Arabic-Indic), exponents ("1e400", which quantize() then
+# refuses with InvalidOperation) and "inf"; no till does.
+AMOUNT = re.compile(r"-?(?:[0-9]{1,15}(?:\.[0-9]{0,15})?|\.[0-9]{1,15})")
 
 
 def exponent(currency: str) -> int:
@@ -19,12 +23,11 @@ def parse_money(text: str, currency: str) -> int:
     cleaned = re.sub(r"[\s,'_]", "", (text or "").strip()).lstrip("$€£¥")
     if not cleaned:
         raise ValueError("Enter an amount.")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError(f"“{text}” is not an amount.") from None
-    if not value.is_finite():  # "inf", "nan": Decimal takes them, no till does
-        raise ValueError(f"“{text}” is not an amount.")
+    if not AMOUNT.fullmatch(cleaned):
+        if re.fullmatch(r"-?[0-9]{16,}(?:\.[0-9]*)?", cleaned):
+            raise ValueError("That amount is too large.")
+        raise ValueError(f"“{_shown(text)}” is not an amount.")
+    value = Decimal(cleaned)
     places = exponent(currency)
     if value != value.quantize(Decimal(1).scaleb(-places)):
         raise ValueError(f"Use at most {places} decimal places." if places else "Use whole amounts.")
@@ -34,6 +37,12 @@ def parse_money(text: str, currency: str) -> int:
     if minor > MAX_AMOUNT:
         raise ValueError("That amount is too large.")
     return minor
+
+
+def _shown(text: str) -> str:
+    """The input echoed in a message: short, and without control characters."""
+    text = "".join(c if c.isprintable() else "?" for c in text.strip())
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def to_major(amount: int | None, currency: str) -> str:

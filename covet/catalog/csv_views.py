@@ -14,6 +14,7 @@ from covet.extensions import db
 from covet.jobs import enqueue
 from covet.jobs.progress import remember_owner
 from covet.web.htmx import redirect_after_post, render_page
+from covet.web.params import parse_id
 from covet.web.policy import EVERYONE, allow
 
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -24,7 +25,7 @@ def _store_id(value) -> int:
     if current_user.role == "merchant":
         store_id = current_user.store_id
     else:
-        store_id = int(value) if str(value or "").isdigit() else 0
+        store_id = parse_id(value) or 0
     if store_id not in {s.id for s in _stores()}:
         abort(404)
     return store_id

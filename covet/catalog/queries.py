@@ -1,9 +1,7 @@
 """Read-only selects for the catalogue screens: the product list (keyset pages) and the editor's rows."""
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 
 from sqlalchemy import exists, func, or_, select, tuple_
@@ -11,6 +9,7 @@ from sqlalchemy import exists, func, or_, select, tuple_
 from covet.catalog.models import InventoryAdjustment, Product, Variant, variant_option_values
 from covet.extensions import db
 from covet.stores.models import Store
+from covet.web.cursors import cursor_datetime, cursor_text, decode_pair, encode_pair
 
 LOW_STOCK = 5
 PAGE_SIZE = 25
@@ -53,17 +52,6 @@ class Page:
     next_after: str | None = None
 
 
-def _encode(values: list) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> list | None:
-    try:
-        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except ValueError:
-        return None
-
-
 def _sort_columns(sort: str):
     if sort == "title":
         return [(Product.title, "asc"), (Product.id, "asc")]
@@ -74,16 +62,15 @@ def _sort_columns(sort: str):
 
 def _after(columns, cursor: str):
     """WHERE (a, b) < (x, y) for a descending keyset (or > ascending): no OFFSET, stable under inserts."""
-    values = _decode(cursor)
-    if not values or len(values) != 2:
+    pair = decode_pair(cursor)
+    if pair is None:
         return None
-    if columns[0][0].key in ("updated_at", "created_at"):
-        try:
-            values[0] = dt.datetime.fromisoformat(values[0])
-        except (TypeError, ValueError):
-            return None
+    dated = columns[0][0].key in ("updated_at", "created_at")
+    value = cursor_datetime(pair[0]) if dated else cursor_text(pair[0])
+    if value is None:
+        return None
     keys = tuple_(*(c for c, _ in columns))
-    return keys < tuple(values) if columns[0][1] == "desc" else keys > tuple(values)
+    return keys < (value, pair[1]) if columns[0][1] == "desc" else keys > (value, pair[1])
 
 
 def product_page(filters: ProductFilters, store_scope: int | None) -> Page:
@@ -119,7 +106,7 @@ def product_page(filters: ProductFilters, store_scope: int | None) -> Page:
     page = Page(rows[:PAGE_SIZE])
     if len(rows) > PAGE_SIZE:
         last = db.session.get(Product, page.rows[-1].id)
-        page.next_after = _encode([getattr(last, columns[0][0].key), last.id])
+        page.next_after = encode_pair(getattr(last, columns[0][0].key), last.id)
     return page
 
 

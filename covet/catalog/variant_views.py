@@ -11,6 +11,7 @@ from covet.extensions import db
 from covet.money import to_major
 from covet.web.actor import current_actor
 from covet.web.htmx import is_fragment_request, redirect_after_post, render_page, toast
+from covet.web.params import parse_ids
 from covet.web.policy import EVERYONE, allow
 
 ROW = "catalog/variant_row.html"
@@ -84,7 +85,7 @@ def variant_save(product_id: int, variant_id: int):
 @allow(*EVERYONE)
 def variant_bulk(product_id: int):
     """Apply one change to the selected rows, all or nothing."""
-    ids = [int(v) for v in request.form.getlist("variant_ids") if v.isdigit()]
+    ids = parse_ids(request.form.getlist("variant_ids"))
     try:
         count = variants.bulk_edit(product_id, ids, request.form.get("operation", ""), request.form.get("value", ""),
                                    current_actor(), reason=request.form.get("reason") or "correction")

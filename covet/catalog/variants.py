@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,11 +15,14 @@ from covet.catalog.products import _invalidate
 from covet.catalog.stock import EDITOR_REASONS, adjust_stock, stock_problem
 from covet.errors import ConflictError, NotFoundError, ValidationError
 from covet.extensions import db
-from covet.money import parse_money
+from covet.money import MAX_AMOUNT, parse_money
+from covet.web.params import parse_whole
 
 FIELDS = ("sku", "barcode", "price_amount", "compare_at_amount", "stock_on_hand", "weight_grams", "active")
 SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$")
 TRUE = {"on", "1", "true", "yes"}
+MAX_STOCK = 10**7  # what the row editor accepts; the ledger's INTEGER columns hold far more
+PERCENT = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,4})?")
 
 
 def variant_for(actor: Actor, variant_id: int, product_id: int | None = None, lock: bool = False) -> Variant:
@@ -40,17 +43,13 @@ def snapshot(variant: Variant) -> dict:
 
 
 def _int(text: str | None, field: str, errors: dict, low: int = 0, high: int = 10**7) -> int | None:
-    text = (text or "").strip()
-    if not text:
+    if not (text or "").strip():
         return None
     try:
-        value = int(text)
-    except ValueError:
-        errors[field] = "Enter a whole number."
+        return parse_whole(text, low, high)
+    except ValueError as exc:
+        errors[field] = str(exc)
         return None
-    if not low <= value <= high:
-        errors[field] = f"Enter a number from {low:,} to {high:,}."
-    return value
 
 
 def _money(text: str | None, currency: str, field: str, errors: dict) -> int | None:
@@ -82,7 +81,7 @@ def clean_row(data: dict, variant: Variant) -> dict:
     compare_at = _money(data.get("compare_at"), variant.currency, "compare_at", errors)
     if compare_at is not None and price is not None and compare_at <= price:
         errors["compare_at"] = "Compare-at must be higher than the price (or empty)."
-    stock = _int(data.get("stock"), "stock", errors)
+    stock = _int(data.get("stock"), "stock", errors, high=MAX_STOCK)
     stock = variant.stock_on_hand if stock is None and "stock" not in errors else stock
     reason = data.get("stock_reason") or "correction"
     if stock is not None and stock != variant.stock_on_hand:
@@ -156,9 +155,11 @@ def _bulk_value(operation: str, text: str, currency: str):
         if operation == "add_amount":
             return sign * parse_money(body, currency)
         if operation == "percent":
+            if not PERCENT.fullmatch(body):
+                raise ValueError("Enter a percentage such as 10 or 12.5.")
             return sign * Decimal(body)
-        return sign * int(body)
-    except (ValueError, InvalidOperation) as exc:
+        return sign * parse_whole(body, 0, MAX_STOCK)
+    except ValueError as exc:
         raise ValidationError({"value": str(exc) if str(exc) else "Enter a number."}) from None
 
 
@@ -176,7 +177,11 @@ def _bulk_apply(variant: Variant, operation: str, value) -> tuple[dict, str | No
     else:
         stock += value
     problem = None
-    if price < 0:
+    if price > MAX_AMOUNT or (compare_at or 0) > MAX_AMOUNT:
+        problem = "price would be too large"
+    elif stock > MAX_STOCK:
+        problem = f"stock would be above {MAX_STOCK:,}"
+    elif price < 0:
         problem = "price would go below zero"
     elif compare_at is not None and compare_at <= price:
         problem = "compare-at would not be above the price"

@@ -15,6 +15,7 @@ from covet.money import parse_money
 from covet.stores.models import Store
 from covet.web.actor import current_actor
 from covet.web.htmx import redirect_after_post, render_page, toast
+from covet.web.params import parse_id
 from covet.web.policy import EVERYONE, allow
 
 bp = Blueprint("catalog", __name__, url_prefix="/admin/products")
@@ -22,10 +23,9 @@ bp = Blueprint("catalog", __name__, url_prefix="/admin/products")
 
 def _filters() -> queries.ProductFilters:
     args = request.args
-    store = args.get("store", "")
     return queries.ProductFilters(
         q=args.get("q", "").strip()[:100], status=args.get("status", "") if args.get("status") in PRODUCT_STATUSES
-        else "", store_id=int(store) if store.isdigit() else None,
+        else "", store_id=parse_id(args.get("store")),
         stock=args.get("stock", "") if args.get("stock") in ("low", "out") else "",
         sort=args.get("sort", "updated") if args.get("sort") in queries.SORTS else "updated",
         after=args.get("after", "")[:200])
@@ -54,7 +54,7 @@ def product_new():
     """Create a product, then go to its editor."""
     errors, data = {}, request.form
     if request.method == "POST":
-        store_id = current_user.store_id if current_user.role == "merchant" else request.form.get("store_id", type=int)
+        store_id = current_user.store_id if current_user.role == "merchant" else parse_id(request.form.get("store_id"))
         try:
             product = products.create_product(request.form.to_dict(), store_id or 0, current_actor())
         except ValidationError as exc:

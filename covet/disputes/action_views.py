@@ -21,6 +21,7 @@ from covet.money import format_money
 from covet.payments.gateway import GatewayError, PaymentsDisabledError
 from covet.web.actor import current_actor
 from covet.web.htmx import is_fragment_request, redirect_after_post, toast
+from covet.web.params import parse_id, parse_int_or_none
 from covet.web.policy import EVERYONE, STAFF, allow
 
 STALE = ("A colleague saved this dispute while you were editing it. The form now shows their version; "
@@ -67,10 +68,10 @@ def _conflict(theirs: dict) -> dict[str, str]:
 
 
 def _version() -> int | None:
-    value = request.form.get("version", "")
-    if not value.isdecimal():
+    version = parse_int_or_none(request.form.get("version", ""))
+    if version is None:
         raise ValidationError({"dispute": "This form is out of date. Reload the page and try again."})
-    return int(value)
+    return version
 
 
 def _form_fields() -> tuple[dict[str, str], dict[str, int | None]]:
@@ -80,7 +81,7 @@ def _form_fields() -> tuple[dict[str, str], dict[str, int | None]]:
     for name in FILE_FIELDS:
         if f"file-{name}" in request.form:
             value = request.form[f"file-{name}"]
-            files[name] = int(value) if value.isdecimal() and len(value) < 10 else None
+            files[name] = parse_id(value)
     return fields, files
 
 
@@ -136,9 +137,9 @@ def dispute_assign(dispute_id: int):
     def give() -> str:
         value = request.form.get("assignee", "").strip()
         actor = current_actor()
-        if value not in ("", "me") and not (value.isdecimal() and len(value) < 10):
+        if value not in ("", "me") and parse_id(value) is None:
             raise ValidationError({"assignee": "Choose someone from the list."})
-        assignee_id = actor.user_id if value == "me" else (int(value) if value else None)
+        assignee_id = actor.user_id if value == "me" else parse_id(value)
         actions.assign(dispute_id, actor, assignee_id)
         return "Dispute unassigned." if assignee_id is None else "Dispute assigned."
     return _act(dispute_id, give, "#dispute-assignee")

@@ -15,6 +15,7 @@ from covet.disputes.models import Dispute, DisputeFile, DisputeNote
 from covet.disputes.reasons import EVIDENCE_FIELDS, FILE_FIELDS, fields_for, reason_label
 from covet.extensions import db
 from covet.stores.models import Store
+from covet.web.params import parse_id
 
 
 def countdown(due: dt.datetime | None, now: dt.datetime | None = None) -> tuple[str, str]:
@@ -131,7 +132,7 @@ def _picked(form, name: str, saved: int | None, options: list[DisputeFile]) -> i
     """The file chosen for a field: the form's, else the saved choice, else the newest file for it."""
     if form is not None:
         value = form.get(f"file-{name}", "")
-        return int(value) if value.isdecimal() else None
+        return parse_id(value)
     if saved:
         return saved
     return options[-1].id if options else None

@@ -21,6 +21,8 @@ from covet.extensions import db
 from covet.orders.access import store_scope
 from covet.orders.models import Order, OrderLine
 from covet.stores.models import Store
+from covet.web.cursors import cursor_datetime, decode_pair
+from covet.web.params import parse_id
 
 COUNT_CAP = 999
 PAGE_SIZE = 50
@@ -71,18 +73,21 @@ def parse_filters(args: Mapping[str, str], user_id: int | None = None) -> Disput
     filters.reason = reason if reason in REASON_LABELS else ""
     store = args.get("store", "")
     if store:
-        if store.isdigit() and len(store) < 10:
-            filters.store_id = int(store)
+        if parse_id(store) is not None:
+            filters.store_id = parse_id(store)
         else:
             errors["store"] = "Choose a store from the list."
     due = args.get("due_before", "")
     if due:
         try:
             filters.due_before = dt.date.fromisoformat(due)
+            if filters.due_before.year >= 9999:  # the day after is past what datetime holds
+                filters.due_before = None
+                raise ValueError(due)
         except ValueError:
             errors["due_before"] = "Enter a date as YYYY-MM-DD."
     assignee = args.get("assignee", "")
-    if assignee in ("", "mine", "unassigned") or (assignee.isdigit() and len(assignee) < 10):
+    if assignee in ("", "mine", "unassigned") or parse_id(assignee) is not None:
         filters.assignee = assignee
     else:
         errors["assignee"] = "Choose someone from the list."
@@ -165,14 +170,11 @@ def _encode(due: dt.datetime | None, dispute_id: int) -> str:
 
 
 def _decode(cursor: str) -> tuple[dt.datetime | None, int] | None:
-    try:
-        due, dispute_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        due = dt.datetime.fromisoformat(due) if due is not None else None
-        if due is not None and due.tzinfo is None:
-            return None
-        return due, int(dispute_id)
-    except (ValueError, TypeError):
+    pair = decode_pair(cursor)
+    if pair is None:
         return None
+    due = cursor_datetime(pair[0]) if pair[0] is not None else None
+    return None if pair[0] is not None and due is None else (due, pair[1])
 
 
 def _after(cursor: tuple[dt.datetime | None, int]):

@@ -13,6 +13,7 @@ from covet.orders import queries
 from covet.orders.views import bp, list_response, queue_context
 from covet.web.actor import current_actor
 from covet.web.htmx import is_fragment_request, redirect_after_post, toast
+from covet.web.params import parse_id, parse_ids
 from covet.web.policy import EVERYONE, allow
 
 BULK_LIMIT = 5000
@@ -25,7 +26,7 @@ def _selected_ids(filters: queries.QueueFilters) -> list[int]:
     actor = current_actor()
     if request.form.get("scope") == "all":
         return queries.matching_order_ids(filters, actor, limit=BULK_LIMIT)
-    ticked = [int(v) for v in request.form.getlist("order_ids") if v.isdecimal()][:BULK_LIMIT]
+    ticked = parse_ids(request.form.getlist("order_ids"), limit=BULK_LIMIT)
     return [row.id for row in queries.queue_rows(ticked, actor)]
 
 
@@ -44,7 +45,7 @@ def _run(action: str, ids: list[int], key: str):
     actor = current_actor()
     if action == "assign":
         value = request.form.get("assignee", "")
-        assignee = current_user.id if value == "me" else (int(value) if value.isdecimal() else None)
+        assignee = current_user.id if value == "me" else parse_id(value)
         return _summary(bulk.bulk_assign(ids, assignee, actor), "assigned" if assignee else "unassigned")
     if action == "tag":
         return _summary(bulk.bulk_tag(ids, request.form.get("tag", ""), actor), "tagged")

@@ -25,6 +25,7 @@ from covet.orders.models import (
     OrderLine,
     OrderTag,
 )
+from covet.web.params import parse_id, parse_int_or_none
 
 PAGE_SIZES = (25, 50, 100)
 COUNT_CAP = 1000  # tab counts stop at "1,000+": cheap at any table size, still tells staff "a lot"
@@ -86,10 +87,13 @@ def _date(text: str, name: str, errors: dict) -> dt.date | None:
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
+        day = None
+    if day is None or day.year >= 9999:  # the day after 9999-12-31 is past what datetime holds
         errors[name] = "Use a date like 2026-11-30."
         return None
+    return day
 
 
 def _amount(text: str, name: str, errors: dict) -> int | None:
@@ -116,13 +120,13 @@ def parse_filters(args) -> QueueFilters:
     filters = QueueFilters(
         view=_choice(get("view"), VIEWS) or "all", state=_choice(get("state"), ORDER_STATES),
         payment=_choice(get("payment"), PAYMENT_STATUSES), fulfilment=_choice(get("fulfilment"), FULFILMENT_STATUSES),
-        store_id=int(store) if store.isdecimal() else None,
+        store_id=parse_id(store),
         date_from=_date(get("from"), "from", errors), date_to=_date(get("to"), "to", errors),
         min_amount=_amount(get("min"), "min", errors), max_amount=_amount(get("max"), "max", errors),
         tag=get("tag").lower()[:40], q=get("q")[:100],
-        assignee=assignee if assignee in ("mine", "unassigned") or assignee.isdecimal() else "",
+        assignee=assignee if assignee in ("mine", "unassigned") or parse_id(assignee) else "",
         sort=_choice(get("sort"), SORTS) or "newest", after=get("after")[:300],
-        per=int(per) if per.isdecimal() and int(per) in PAGE_SIZES else 50)
+        per=parse_int_or_none(per) if parse_int_or_none(per) in PAGE_SIZES else 50)
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         errors["to"] = "The end date is before the start date."
     filters.errors = errors
@@ -210,7 +214,7 @@ def conditions(filters: QueueFilters, actor: Actor) -> list:
     elif filters.assignee == "unassigned":
         where.append(Order.assignee_id.is_(None))
     elif filters.assignee:
-        where.append(Order.assignee_id == int(filters.assignee))
+        where.append(Order.assignee_id == parse_id(filters.assignee))
     if filters.q:
         where.append(search_clause(filters.q, store_scope(actor)))
     return where

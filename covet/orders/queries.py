@@ -5,9 +5,7 @@ number of statements whatever its size.
 """
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import func, literal, select, tuple_
@@ -29,6 +27,7 @@ from covet.orders.filters import (  # noqa: F401 - filters_from_query / parse_fi
     visible_sort,
 )
 from covet.orders.models import Order, OrderLine, OrderTag
+from covet.web.cursors import cursor_datetime, cursor_int, decode_pair, encode_pair
 
 OPEN_DISPUTE = NEEDS_RESPONSE + UNDER_REVIEW
 
@@ -70,18 +69,13 @@ def _sort_columns(sort: str):
     return column, descending
 
 
-def _encode(values: list) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode().rstrip("=")
-
-
 def _decode_after(cursor: str, sort: str) -> tuple | None:
     """The (sort value, id) a page starts after, or None for a cursor we did not write."""
-    try:
-        value, order_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        value = int(value) if sort.startswith("amount") else dt.datetime.fromisoformat(value)
-        return value, int(order_id)
-    except (ValueError, TypeError):
+    pair = decode_pair(cursor)
+    if pair is None:
         return None
+    value = cursor_int(pair[0]) if sort.startswith("amount") else cursor_datetime(pair[0])
+    return None if value is None else (value, pair[1])
 
 
 def _ordered(stmt, sort: str):
@@ -123,7 +117,7 @@ def queue_page(filters: QueueFilters, actor: Actor) -> QueuePage:
     if more and rows:
         last = rows[-1]
         value = last.order_total if filters.sort.startswith("amount") else last.created_at.isoformat()
-        next_after = _encode([value, last.id])
+        next_after = encode_pair(value, last.id)
     return QueuePage(rows, next_after, max((r.id for r in rows), default=0))
 
 

@@ -14,6 +14,7 @@ from covet.jobs import enqueue
 from covet.notifications.services import queue_email
 from covet.orders.models import Order, OrderTag
 from covet.payments.models import Payment, Refund, Transfer
+from covet.web.params import parse_id
 
 UNPAID = ("unpaid", "pending", "failed")
 SYSTEM = Actor.system("stripe")
@@ -27,8 +28,8 @@ def _locked(order_id: int) -> Order | None:
 def order_for(obj: dict) -> Order | None:
     """The order a Stripe object belongs to (locked for this transaction): metadata.order_id, else a payment."""
     order_id = (obj.get("metadata") or {}).get("order_id")
-    if order_id and str(order_id).isdigit():
-        return _locked(int(order_id))
+    if parse_id(order_id) is not None:
+        return _locked(parse_id(order_id))
     for column, value in ((Payment.checkout_session_id, obj.get("id") if obj.get("object") == "checkout.session"
                            else None), (Payment.payment_intent_id, obj.get("payment_intent") or
                                         (obj.get("id") if obj.get("object") == "payment_intent" else None)),

@@ -11,6 +11,7 @@ from sqlalchemy.types import Date
 from covet.extensions import db
 from covet.payouts.models import Payout
 from covet.stores.models import Store
+from covet.web.params import parse_id
 
 PAGE_SIZE = 25
 # Stripe always sends an arrival date; a payout stored without one sorts first rather than breaking the keyset.
@@ -53,9 +54,10 @@ def decode_cursor(cursor: str) -> tuple[dt.date, int] | None:
     """'2026-11-20.42' → (date, 42); anything else → None (the first page)."""
     day, _, payout_id = cursor.partition(".")
     try:
-        return dt.date.fromisoformat(day), int(payout_id)
+        day = dt.date.fromisoformat(day)
     except ValueError:
         return None
+    return None if parse_id(payout_id) is None else (day, parse_id(payout_id))
 
 
 def unscoped(stmt, store_column):

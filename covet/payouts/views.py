@@ -8,15 +8,15 @@ from covet.extensions import db
 from covet.payouts import queries
 from covet.stores.models import Store
 from covet.web.htmx import render_page
+from covet.web.params import parse_id
 from covet.web.policy import EVERYONE, allow, store_scope
 
 bp = Blueprint("payouts", __name__, url_prefix="/admin/payouts")
 
 
 def _filters() -> queries.PayoutFilters:
-    store = request.args.get("store", "")
     merchant = current_user.role == "merchant"  # their store is the scope; no filter to pick another
-    return queries.PayoutFilters(store_id=int(store) if store.isdigit() and not merchant else None,
+    return queries.PayoutFilters(store_id=None if merchant else parse_id(request.args.get("store")),
                                  after=request.args.get("after", "")[:40])
 
 

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, literal, select, tuple_
 
 from covet.dbtypes import UTCDateTime
 from covet.extensions import db
+from covet.web.params import parse_id
 from covet.webhooks.models import EVENT_STATUSES, StripeEvent
 
 PAGE_SIZE = 50
@@ -63,9 +65,11 @@ def encode_cursor(received_at: dt.datetime, row_id: int) -> str:
 def decode_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
     """The (received_at, id) a cursor names; None (the first page) for anything else."""
     micros, _, row_id = cursor.partition(".")
+    if parse_id(row_id) is None or not re.fullmatch(r"-?[0-9]{1,18}", micros):
+        return None
     try:
-        return EPOCH + dt.timedelta(microseconds=int(micros)), int(row_id)
-    except (ValueError, OverflowError):
+        return EPOCH + dt.timedelta(microseconds=int(micros)), parse_id(row_id)
+    except OverflowError:
         return None
 
 
