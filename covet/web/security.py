@@ -1,7 +1,11 @@
 """Security headers on every response, including a strict CSP with no inline script or style."""
 from __future__ import annotations
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
+from flask_login import current_user
+
+# Files that are the same for everyone (and cached for a year): no reason to refetch them on every page.
+SHARED_ASSETS = frozenset({"static", "media.media_file", "rq_dashboard.static"})
 
 
 def content_security_policy(cfg: dict) -> str:
@@ -32,7 +36,7 @@ def content_security_policy(cfg: dict) -> str:
 
 
 def set_security_headers(response: Response) -> Response:
-    """after_request: CSP, framing, sniffing, referrer; HSTS in production."""
+    """after_request: CSP, framing, sniffing, referrer; HSTS in production; no-store when signed in."""
     cfg = current_app.config
     headers = response.headers
     headers.setdefault("Content-Security-Policy", cfg["COVET_CSP"])
@@ -43,6 +47,10 @@ def set_security_headers(response: Response) -> Response:
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if cfg["COVET_ENV"] == "production":
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if request.endpoint not in SHARED_ASSETS and getattr(current_user, "is_authenticated", False):
+        # Signed-in pages carry customers' names and addresses: no browser, proxy or CDN may keep a copy.
+        headers["Cache-Control"] = "no-store"
+        headers.pop("Expires", None)
     return response
 
 
