@@ -1,8 +1,9 @@
 """RQ worker: `python worker.py [high default low] [--burst]`, with RQ's scheduler enabled.
 
 Needs REDIS_URL; without it (embedded mode) jobs run in the web process and no worker is needed.
-The plain `rq worker -u $REDIS_URL high default low --with-scheduler` works too: every job sets up
-its own app context.
+A Redis outage never ends the worker: it waits for Redis with a capped backoff, then books the periodic
+jobs again (Redis may have come back empty) and sends again whatever jobs Redis lost (covet.jobs.recovery).
+The plain `rq worker -u $REDIS_URL high default low --with-scheduler` works too, without that recovery.
 """
 from __future__ import annotations
 
@@ -19,11 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--simple", action="store_true", help="run jobs in this process (no fork per job)")
     args = parser.parse_args(argv)
 
-    from rq import Queue, SimpleWorker, Worker
-
     from covet import ConfigError, create_app
     from covet.jobs import use_worker_app
-    from covet.jobs.periodic import book_all
+    from covet.jobs.runner import make_worker, run_forever
     from covet.redis_client import get_redis
 
     try:
@@ -36,12 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         print("covet: REDIS_URL is not set; in embedded mode jobs run in the web process.", file=sys.stderr)
         return 2
     use_worker_app(app)  # created before any fork; each job's work horse drops inherited DB connections
-    if not args.burst:
-        book_all(connection)
-    worker_class = SimpleWorker if args.simple else Worker
-    worker = worker_class([Queue(name, connection=connection) for name in args.queues], connection=connection)
-    worker.work(burst=args.burst, with_scheduler=True)
-    return 0
+    if args.burst:
+        make_worker(app, connection, args.queues, args.simple, watch=False).work(burst=True, with_scheduler=True)
+        return 0
+    return run_forever(app, connection, args.queues, args.simple)
 
 
 if __name__ == "__main__":

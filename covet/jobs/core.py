@@ -20,6 +20,7 @@ from covet.observability import bind_log_context, get_logger
 
 QUEUES = ("high", "default", "low")
 LEASE = dt.timedelta(seconds=60)
+QUEUED_CHECK = dt.timedelta(seconds=60)  # a queued row is compared with RQ's view of its job from then on
 _PRIMITIVES = (int, str, float, bool, type(None))
 
 
@@ -39,7 +40,9 @@ def job(queue: str = "default", timeout: int = 60, retry: tuple[int, ...] = (10,
         @wraps(fn)
         def run(*args, **kwargs):
             with job_app_context():
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
+                _finished(_current_rq_job_id())
+                return result
 
         run.spec = JobSpec(queue, timeout, tuple(retry))
         run.path = f"{fn.__module__}.{fn.__qualname__}"
@@ -87,6 +90,21 @@ def job_app_context():
             yield
         finally:
             db.session.remove()
+
+
+def _current_rq_job_id() -> str | None:
+    from rq import get_current_job
+
+    current = get_current_job()
+    return current.id if current else None
+
+
+def _finished(job_id: str | None) -> None:
+    """The job ran to the end: its outbox row has done its work (kept until now to recover a lost job)."""
+    if job_id:
+        with Session(db.engine) as session:
+            session.execute(delete(JobOutbox).where(JobOutbox.job_id == job_id))
+            session.commit()
 
 
 # --- enqueue ------------------------------------------------------------------------------------
@@ -174,7 +192,7 @@ def _push_to_rq(connection, rows: list[JobOutbox]) -> int:
                 queue.enqueue_in(dt.timedelta(seconds=row.delay_seconds), row.func, **options)
             else:
                 queue.enqueue(row.func, **options)
-            pushed.append(row.id)
+            pushed.append(row)
         except Exception as exc:  # Redis down: keep the row for the next flush
             failed[row.id] = f"{type(exc).__name__}: {exc}"[:500]
     _settle(pushed, failed)
@@ -183,11 +201,13 @@ def _push_to_rq(connection, rows: list[JobOutbox]) -> int:
     return len(pushed)
 
 
-def _settle(done: list[int], failed: dict[int, str], backoff: dt.timedelta | None = None) -> None:
-    """Delete delivered rows; release failed ones (after `backoff`) with their error."""
+def _settle(done: list[JobOutbox], failed: dict[int, str], backoff: dt.timedelta | None = None) -> None:
+    """Mark delivered rows queued (until their job finishes); release failed ones (after `backoff`)."""
+    now = utcnow()
     with Session(db.engine) as session:
-        if done:
-            session.execute(delete(JobOutbox).where(JobOutbox.id.in_(done)))
+        if done:  # a delayed job too is checked soon: RQ holds it as scheduled, or lost it
+            session.execute(update(JobOutbox).where(JobOutbox.id.in_([row.id for row in done])).values(
+                status="queued", deliveries=JobOutbox.deliveries + 1, locked_until=now + QUEUED_CHECK))
         for row_id, error in failed.items():
             session.execute(update(JobOutbox).where(JobOutbox.id == row_id).values(
                 attempts=JobOutbox.attempts + 1, last_error=error,

@@ -7,11 +7,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from covet.dbtypes import JSONType, UTCDateTime, enum_check, utcnow
 from covet.extensions import db
 
-OUTBOX_STATUSES = ("pending", "failed")
+# pending: not yet handed to a queue; queued: in RQ, kept until its job finishes (so a job that vanished
+# from Redis is found and sent again, see covet.jobs.recovery); failed: no attempt left, for an admin.
+OUTBOX_STATUSES = ("pending", "queued", "failed")
 
 
 class JobOutbox(db.Model):
-    """A job not yet handed to a queue (or, in embedded mode, not yet run successfully)."""
+    """A job not yet run successfully: waiting to be handed to RQ, queued there, or failed for good."""
 
     __tablename__ = "job_outbox"
     __table_args__ = (
@@ -30,6 +32,8 @@ class JobOutbox(db.Model):
     delay_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Times handed to RQ: more than one means its job was lost once (bounded by covet.jobs.recovery).
+    deliveries: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     # Nobody else touches the row before this time: a delivery in progress, or a retry's backoff.
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -38,9 +38,19 @@ def _purge_pending_cache_tags() -> int:
     return purge_pending_tags()["tags"]
 
 
+def recover() -> int:
+    """Jobs Redis lost are sent again; stored Stripe events nothing is working on are queued again."""
+    from covet.jobs.recovery import recover_lost_jobs
+    from covet.webhooks.sweep import requeue_stranded_events
+
+    counts = recover_lost_jobs()
+    return counts["lost"] + requeue_stranded_events()
+
+
 # name → (what to run, every N seconds, queue)
 SCHEDULE: dict[str, tuple[Callable[[], int], int, str]] = {
     "flush-job-outbox": (_flush_outbox, 30, "high"),
+    "recover-lost-jobs": (recover, 60, "high"),
     "requeue-stalled-emails": (_requeue_stalled_emails, 60, "high"),
     "dispute-deadline-reminders": (_dispute_reminders, 3600, "low"),
     "settle-dispute-liability": (_settle_dispute_liability, 900, "default"),

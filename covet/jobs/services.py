@@ -1,6 +1,8 @@
 """Admin actions on jobs: retry or delete a failed job (RQ) or a failed outbox row (embedded mode)."""
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import delete, update
 
 from covet.audit.services import Actor, record
@@ -45,7 +47,8 @@ def retry_outbox_row(row_id: int, actor: Actor) -> None:
     from covet.jobs.core import deliver
 
     changed = db.session.execute(update(JobOutbox).where(JobOutbox.id == row_id, JobOutbox.status == "failed")
-                                 .values(status="pending", attempts=0, locked_until=None)).rowcount
+                                 .values(status="pending", attempts=0, deliveries=0, locked_until=None,
+                                         job_id=uuid.uuid4().hex)).rowcount  # RQ may hold the old id
     if not changed:
         raise JobNotFoundError(str(row_id))
     record(actor, "job.retried", "job_outbox", row_id)

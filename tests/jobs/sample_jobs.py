@@ -40,3 +40,17 @@ def count_to(total: int) -> int:
     for done in range(1, total + 1):
         report_progress(done, total, f"row {done}", result_url="/admin/jobs/" if done == total else None)
     return total
+
+
+@job(queue="default", timeout=30, retry=())
+def rename_store_after_first_try_hangs(store_id: int, name: str) -> str:
+    """The first run says so on `covet-test:started` and then hangs (until its worker is killed); later runs
+    rename the store. Lets a test kill a worker mid-job at a known point, without guessing with sleeps."""
+    from covet.redis_client import get_redis
+
+    connection = get_redis()
+    if connection.set(f"covet-test:hung:{store_id}", "1", nx=True):
+        connection.rpush("covet-test:started", store_id)
+        connection.blpop(["covet-test:never"], timeout=120)
+        raise RuntimeError("the test should have killed this worker")
+    return rename_store(store_id, name)

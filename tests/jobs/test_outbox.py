@@ -1,6 +1,5 @@
 """Enqueue after commit, nothing lost: RQ on real Redis, the in-process runner without it."""
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ from covet.jobs import enqueue, flush_outbox
 from covet.jobs.embedded import wait_for_embedded_jobs
 from covet.jobs.models import JobOutbox
 from covet.stores.models import Store
-from tests.conftest import REDIS_URL, build_app, free_port, requires_redis_server
+from tests.conftest import REDIS_URL, build_app, requires_redis_server
 from tests.jobs import sample_jobs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,10 +52,11 @@ def test_committed_job_reaches_rq_and_runs_in_a_worker(app, db, make_store, redi
     assert Queue("default", connection=redis_conn).count == 0  # not before commit
     db.session.commit()
     assert Queue("default", connection=redis_conn).count == 1
-    assert outbox_count(db) == 0  # delivered rows leave the outbox
+    assert db.session.scalar(select(JobOutbox.status)) == "queued"  # kept until the job has run
     run_burst(redis_conn, "default")
     db.session.expire_all()
     assert db.session.get(Store, store.id).name == "Maison Lune"
+    assert outbox_count(db) == 0  # the finished job took its row with it
 
 
 def test_embedded_mode_runs_the_job_in_process_after_commit(tmp_path, database_url, db, make_store):
@@ -103,39 +103,6 @@ def test_failed_job_is_listed_then_retried_from_the_admin(app, db, client, login
     assert db.session.get(Store, store.id).support_email == "done@covet.test"
 
 
-@pytest.fixture
-def private_redis(tmp_path):
-    """A redis-server of our own that the test can stop and start again on the same port."""
-    binary = shutil.which("redis-server")
-    if not binary or not REDIS_URL:
-        pytest.skip("needs redis-server and REDIS_URL")
-    port = free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", str(tmp_path)]
-
-    class Server:
-        url = f"redis://127.0.0.1:{port}/0"
-        process = None
-
-        def start(self):
-            self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-            for line in self.process.stdout:  # redis-server says when it is ready: no guessing with sleeps
-                if "Ready to accept connections" in line:
-                    return
-            raise RuntimeError("redis-server exited before it was ready")
-
-        def stop(self):
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process.stdout.close()
-
-    server = Server()
-    server.start()
-    yield server
-    if server.process.returncode is None:
-        server.stop()
-
-
 def test_redis_down_at_enqueue_then_delivered_after_restart(tmp_path, database_url, db, make_store, private_redis):
     app = build_app(database_url, tmp_path, REDIS_URL=private_redis.url)
     with app.app_context():
@@ -147,11 +114,11 @@ def test_redis_down_at_enqueue_then_delivered_after_restart(tmp_path, database_u
         assert row is not None and row.attempts == 1 and "Connection" in row.last_error
         private_redis.start()
         assert flush_outbox(app) == 1  # what the scheduler does every 30 s
-        assert outbox_count(db) == 0
         connection = redis.Redis.from_url(private_redis.url)
         run_burst(connection, "default")
         db.session.expire_all()
         assert db.session.get(Store, store.id).name == "Kestrel & Co"
+        assert outbox_count(db) == 0
 
 
 @requires_redis_server
