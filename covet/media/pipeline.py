@@ -8,6 +8,7 @@ from flask import current_app
 from sqlalchemy.orm.exc import StaleDataError
 
 from covet.extensions import db
+from covet.jobs import enqueue
 from covet.media.models import Media
 from covet.media.processing import MAX_PIXELS, WIDTHS, ImageRejectedError, Processed, avif_available, make_renditions
 from covet.media.storage import StorageError, get_storage
@@ -32,6 +33,7 @@ def process_media(media_id: int) -> str:
                                     avif=cfg.get("MEDIA_AVIF", True) and avif_available())
         keys = _store(storage, original, processed)
     except ImageRejectedError as exc:
+        _discard_original(original)  # not an image we keep: the file goes, the row keeps the reason
         _set_state(media_id, "failed", str(exc))
         log.info("media_rejected", extra={"media_id": media_id, "reason": str(exc)})
         return "failed"
@@ -68,6 +70,13 @@ def _finish(media_id: int, processed: Processed, keys: dict[str, str], storage) 
         return "deleted"
     log.info("media_ready", extra={"media_id": media_id, "renditions": len(keys)})
     return "ready"
+
+
+def _discard_original(original: str) -> None:
+    """Remove a refused upload's folder (original, any renditions) after the commit, with the job's retries."""
+    from covet.media.jobs import delete_stored_objects
+
+    enqueue(delete_stored_objects, original)
 
 
 def _set_state(media_id: int, status: str, error: str | None) -> None:

@@ -17,6 +17,7 @@ from covet.media.models import Media
 from covet.media.queries import product_images
 from covet.media.storage import get_storage
 from covet.storefront.cache import request_invalidation
+from covet.web.converters import MAX_ID
 
 ALLOWED_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/avif": "avif"}
 _BY_EXTENSION = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp",
@@ -60,6 +61,11 @@ def request_upload(product: Product, filename: str, content_type: str | None, si
     db.session.add(media)
     db.session.commit()
     return media, get_storage().presign_upload(media.s3_key, kind, size)
+
+
+def accepts_upload(key: str) -> bool:
+    """An original may be written only while its image waits for it: never once checked, processed or failed."""
+    return db.session.scalar(select(Media.id).where(Media.s3_key == key, Media.status == "pending")) is not None
 
 
 def confirm_upload(media: Media, actor: Actor) -> Media:
@@ -125,11 +131,20 @@ def reorder(product: Product, ordered_ids: list[int], actor: Actor, move: str | 
     return [by_id[i] for i in order]
 
 
+def _id_from(text: str) -> int | None:
+    """An id typed into a form: ASCII digits only, 1..MAX_ID (not '²', '١٢' or a 30-digit number)."""
+    if not (0 < len(text) <= len(str(MAX_ID)) and text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 1 <= value <= MAX_ID else None
+
+
 def _moved(order: list[int], move: str) -> list[int]:
-    media_id, _, direction = move.partition(":")
-    if not media_id.isdigit() or int(media_id) not in order or direction not in ("up", "down"):
+    text, _, direction = move.partition(":")
+    media_id = _id_from(text)
+    if media_id is None or media_id not in order or direction not in ("up", "down"):
         raise MediaError("Choose an image to move up or down.")
-    index = order.index(int(media_id))
+    index = order.index(media_id)
     target = index - 1 if direction == "up" else index + 1
     if 0 <= target < len(order):
         order[index], order[target] = order[target], order[index]

@@ -26,6 +26,10 @@ class StorageError(Exception):
     """A storage call failed; the message is fit to show to a person."""
 
 
+class UploadUsedError(StorageError):
+    """An upload link was used already: its object exists (or its image is no longer waiting for it)."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     size: int
@@ -71,10 +75,12 @@ class S3Storage:
 
     def presign_upload(self, key: str, content_type: str, size: int) -> dict:
         """A PUT URL signed for exactly this key, type, length and encryption; the headers must be sent."""
+        # If-None-Match: * (signed, so it must be sent) makes the URL single-use: S3 answers 412 to a second
+        # PUT while the object exists, so the original checked at confirmation is never replaced.
         params = {"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size,
-                  **self._sse()}
+                  "IfNoneMatch": "*", **self._sse()}
         url = self.client.generate_presigned_url("put_object", Params=params, ExpiresIn=UPLOAD_EXPIRES)
-        headers = {"Content-Type": content_type}
+        headers = {"Content-Type": content_type, "If-None-Match": "*"}
         if self.kms_key_id:
             headers["x-amz-server-side-encryption"] = "aws:kms"
             headers["x-amz-server-side-encryption-aws-kms-key-id"] = self.kms_key_id
@@ -167,8 +173,10 @@ class LocalStorage:
     def put(self, key: str, data: bytes, content_type: str, cache_control: str = IMMUTABLE) -> None:
         self.write_stream(key, io.BytesIO(data), len(data))
 
-    def write_stream(self, key: str, stream, size: int) -> None:
-        """Copy exactly `size` bytes from `stream` to the key, atomically; a short body is refused."""
+    def write_stream(self, key: str, stream, size: int, exclusive: bool = False) -> None:
+        """Copy exactly `size` bytes from `stream` to the key, atomically; a short body is refused.
+
+        `exclusive`: only if the key does not exist yet (an upload link is single-use, as on S3)."""
         path = self.path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
@@ -183,7 +191,10 @@ class LocalStorage:
                     written += len(chunk)
             if written != size:
                 raise StorageError(f"expected {size} bytes, received {written}")
-            os.replace(tmp, path)
+            if exclusive:
+                _link_new(tmp, path)
+            else:
+                os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -212,6 +223,14 @@ class LocalStorage:
         if self.cloudfront:
             return f"https://{self.cloudfront}/media/{quote(key)}"
         return url_for("media.media_file", key=key)
+
+
+def _link_new(tmp: str, path: Path) -> None:
+    """Give the written file its name only if nothing has it (atomic: of two racing PUTs, one wins)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError as exc:
+        raise UploadUsedError("This upload link was already used: upload the image again.") from exc
 
 
 def get_storage(cfg: dict | None = None) -> S3Storage | LocalStorage:

@@ -9,7 +9,7 @@ from covet.catalog.models import Product
 from covet.extensions import csrf, limiter
 from covet.media import queries, services
 from covet.media.models import Media
-from covet.media.storage import IMMUTABLE, LocalStorage, StorageError, get_storage
+from covet.media.storage import IMMUTABLE, LocalStorage, StorageError, UploadUsedError, get_storage
 from covet.web.actor import current_actor
 from covet.web.htmx import is_fragment_request, redirect_after_post, render_page, toast
 from covet.web.policy import allow, get_scoped_or_404
@@ -165,12 +165,16 @@ def local_upload(token: str):
     grant = storage.read_upload_token(token)
     if grant is None:
         return _plain("This upload link is invalid or has expired.", 403)
+    if not services.accepts_upload(grant["key"]):  # single-use: its image was confirmed, or has failed
+        return _plain("This upload link was already used: upload the image again.", 409)
     if request.mimetype != grant["type"]:
         return _plain(f"Content-Type must be {grant['type']}.", 400)
     if request.content_length != grant["size"]:
         return _plain(f"Content-Length must be {grant['size']}.", 400)
     try:
-        storage.write_stream(grant["key"], request.stream, grant["size"])
+        storage.write_stream(grant["key"], request.stream, grant["size"], exclusive=True)
+    except UploadUsedError as exc:
+        return _plain(str(exc), 409)
     except StorageError as exc:
         return _plain(str(exc), 400)
     return _plain("", 200)

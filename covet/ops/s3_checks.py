@@ -211,7 +211,7 @@ def check_cors(client, bucket: str, origin: str, kms_key_id: str | None) -> Chec
                          cors_remedy(bucket, origin))
         return Check("s3 cors", "warn", f"cannot read CORS: {describe(exc)}",
                      remedy_for(exc, bucket, action="s3:GetBucketCors"))
-    put_headers = ("content-type", *(SSE_HEADERS if kms_key_id else ()))
+    put_headers = ("content-type", *(SSE_HEADERS if kms_key_id else ()), "if-none-match")  # single-use PUT
     gaps = [gap for gap in (cors_gap(rules, origin, "GET", ()), cors_gap(rules, origin, "PUT", put_headers)) if gap]
     if gaps:
         return Check("s3 cors", "FAIL", "; ".join(dict.fromkeys(gaps)), cors_remedy(bucket, origin))

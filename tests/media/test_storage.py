@@ -1,12 +1,15 @@
 """Storage backends: presigned PUT with SSE-KMS over real HTTP to moto, long-cache writes, URLs, deletion,
 the seed's S3 errors (Stubber), and the local-disk upload endpoint with its signed token."""
+import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from botocore.stub import Stubber
 
+from covet.extensions import db
 from covet.media import storage as storage_module
+from covet.media.models import Media
 from covet.media.storage import IMMUTABLE, LocalStorage, S3Storage, StorageError, get_storage
 
 
@@ -17,10 +20,11 @@ def test_presigned_put_is_signed_for_type_length_and_kms_and_uploads_over_http(a
 
     query = parse_qs(urlsplit(upload["url"]).query)
     assert query["X-Amz-Expires"] == ["300"]
-    assert query["X-Amz-SignedHeaders"] == [
-        "content-length;content-type;host;x-amz-server-side-encryption;x-amz-server-side-encryption-aws-kms-key-id"]
+    assert query["X-Amz-SignedHeaders"] == ["content-length;content-type;host;if-none-match;"
+                                            "x-amz-server-side-encryption;x-amz-server-side-encryption-aws-kms-key-id"]
     assert "acl" not in upload["url"].lower() and not any("acl" in h.lower() for h in upload["headers"])
-    assert upload["headers"] == {"Content-Type": "image/jpeg", "x-amz-server-side-encryption": "aws:kms",
+    assert upload["headers"] == {"Content-Type": "image/jpeg", "If-None-Match": "*",
+                                 "x-amz-server-side-encryption": "aws:kms",
                                  "x-amz-server-side-encryption-aws-kms-key-id": s3.kms_key_arn}
 
     response = requests.put(upload["url"], data=b"hello world", headers=upload["headers"], timeout=10)
@@ -34,7 +38,7 @@ def test_presigned_put_is_signed_for_type_length_and_kms_and_uploads_over_http(a
 def test_presigned_put_without_kms_key_sends_no_sse_headers(app, s3):
     app.config["AWS_S3_SSE_KMS_KEY_ID"] = None
     upload = get_storage().presign_upload("products/1/abc/original.png", "image/png", 3)
-    assert upload["headers"] == {"Content-Type": "image/png"}
+    assert upload["headers"] == {"Content-Type": "image/png", "If-None-Match": "*"}
     assert "x-amz-server-side-encryption" not in upload["url"]
 
 
@@ -94,23 +98,28 @@ def test_local_backend_is_the_default_and_presigns_our_own_endpoint(app):
     assert upload["headers"] == {"Content-Type": "image/jpeg"}
 
 
-def _local_upload(app, size=5, content_type="image/jpeg"):
+def _local_upload(app, product, size=5, content_type="image/jpeg") -> tuple[str, dict]:
+    """A pending image's key and its presigned local PUT (the endpoint writes only for a pending image)."""
+    key = f"products/{product.id}/{uuid.uuid4().hex}/original.jpg"
+    db.session.add(Media(store_id=product.store_id, product_id=product.id, s3_key=key, filename="a.jpg",
+                         content_type=content_type, byte_size=size, status="pending", alt_text="", position=0))
+    db.session.commit()
     with app.test_request_context():
-        return get_storage().presign_upload("products/1/abc/original.jpg", content_type, size)
+        return key, get_storage().presign_upload(key, content_type, size)
 
 
-def test_local_put_needs_the_exact_type_and_length_it_was_signed_for(app, client):
-    upload = _local_upload(app)
+def test_local_put_needs_the_exact_type_and_length_it_was_signed_for(app, client, make_product):
+    key, upload = _local_upload(app, make_product())
     assert client.put(upload["url"], data=b"12345", headers={"Content-Type": "image/png"}).status_code == 400
     refused = client.put(upload["url"], data=b"123456", headers={"Content-Type": "image/jpeg"})
     assert refused.status_code == 400 and "Content-Length must be 5" in refused.get_data(as_text=True)
-    assert get_storage().head("products/1/abc/original.jpg") is None
+    assert get_storage().head(key) is None
     assert client.put(upload["url"], data=b"12345", headers={"Content-Type": "image/jpeg"}).status_code == 200
-    assert get_storage().get("products/1/abc/original.jpg") == b"12345"
+    assert get_storage().get(key) == b"12345"
 
 
-def test_local_put_refuses_a_forged_or_expired_token(app, client, monkeypatch):
-    upload = _local_upload(app)
+def test_local_put_refuses_a_forged_or_expired_token(app, client, monkeypatch, make_product):
+    _, upload = _local_upload(app, make_product())
     forged = upload["url"][:-3] + ("abc" if not upload["url"].endswith("abc") else "xyz")
     assert client.put(forged, data=b"12345", headers={"Content-Type": "image/jpeg"}).status_code == 403
     monkeypatch.setattr(storage_module, "UPLOAD_EXPIRES", -1)  # any token is now past its age
@@ -118,8 +127,8 @@ def test_local_put_refuses_a_forged_or_expired_token(app, client, monkeypatch):
     assert expired.status_code == 403 and "expired" in expired.get_data(as_text=True)
 
 
-def test_local_put_needs_no_session_or_csrf_token_but_a_valid_signature(app, client):
-    upload = _local_upload(app, size=3)
+def test_local_put_needs_no_session_or_csrf_token_but_a_valid_signature(app, client, make_product):
+    _, upload = _local_upload(app, make_product(), size=3)
     response = client.put(upload["url"], data=b"abc", headers={"Content-Type": "image/jpeg"})
     assert response.status_code == 200
 

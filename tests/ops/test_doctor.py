@@ -96,7 +96,8 @@ def test_a_bucket_in_another_region_is_named_from_x_amz_bucket_region(app, aws):
     (({**SEED_CORS, "AllowedMethods": ["GET"]},), f"{ORIGIN} may not PUT"),
     (({**SEED_CORS, "AllowedHeaders": ["Content-Type"]},), "lacks AllowedHeaders x-amz-server-side-encryption"),
     (({"AllowedOrigins": ["https://*.covet.test"], "AllowedMethods": ["PUT", "GET"],
-       "AllowedHeaders": ["content-type", "x-amz-*"]},), None),  # wildcards are enough
+       "AllowedHeaders": ["content-type", "x-amz-*", "If-None-Match"]},), None),  # wildcards are enough
+    (({**SEED_CORS, "AllowedHeaders": ["content-type", "x-amz-*"]},), "lacks AllowedHeaders if-none-match"),
 ])
 def test_cors_that_would_block_the_browser_prints_the_seed_rule(app, aws, rules, why):
     make_bucket(aws, cors_rules=rules)
