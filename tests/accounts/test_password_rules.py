@@ -33,7 +33,7 @@ def test_common_passwords_are_refused_with_the_reason(password):
     assert password_problem(password).startswith(COMMON)
 
 
-@pytest.mark.parametrize("password", [PASSWORD, "Tr4vel-Mug-Orbit", "x" * 3 + secrets.token_urlsafe(12)])
+@pytest.mark.parametrize("password", [PASSWORD, "Tr4vel-Mug-Orbit", "Granite pelican voyage 42"])
 def test_uncommon_passwords_pass(password):
     assert password_problem(password) is None
 
