@@ -117,6 +117,14 @@ def settle(dispute: Dispute) -> None:
         db.session.commit()
 
 
+@job(queue="default", timeout=120, retry=(60, 300, 1800))
+def settle_linked_dispute(dispute_id: int) -> None:
+    """A dispute linked to its order after it arrived (its payment came later): settle what the stores owe."""
+    dispute = db.session.get(Dispute, dispute_id)
+    if dispute is not None:
+        settle(dispute)
+
+
 @job(queue="default", timeout=120, retry=(60, 300, 1800, 7200, 21600))
 def settle_dispute(dispute_id: int) -> None:
     """Retry what the last settle of a dispute could not do; fails (and is retried) while Stripe still refuses."""

@@ -9,6 +9,7 @@ from covet.accounts.models import User
 from covet.dbtypes import utcnow
 from covet.disputes.models import Dispute
 from covet.extensions import db
+from covet.jobs import enqueue
 from covet.notifications.services import queue_email
 from covet.orders.models import OrderLine
 
@@ -112,14 +113,37 @@ def apply_stripe_dispute(obj: dict, event_created: int) -> Dispute:
     dispute.stripe_updated_at = max(seen_at, dispute.stripe_updated_at or seen_at)
     db.session.flush()
     if new or linked:  # linked later: the stores learn of it now (the keys keep staff's email single)
-        context = dispute_email_context(dispute, reminder=False)
-        for email in dispute_recipients(dispute):
-            queue_email("dispute_opened", email, context, f"dispute-opened:{dispute.stripe_dispute_id}:{email}",
-                        order_id=dispute.order_id)
+        announce_opened(dispute)
     if dispute.outcome:
         announce_outcome(dispute)
     db.session.commit()
     return dispute
+
+
+def announce_opened(dispute: Dispute) -> None:
+    """Email staff and the order's stores that a dispute was opened (once per dispute and person)."""
+    context = dispute_email_context(dispute, reminder=False)
+    for email in dispute_recipients(dispute):
+        queue_email("dispute_opened", email, context, f"dispute-opened:{dispute.stripe_dispute_id}:{email}",
+                    order_id=dispute.order_id)
+
+
+def link_waiting_disputes(order_id: int, charge_id: str) -> list[Dispute]:
+    """Disputes that arrived before their payment was known are linked to its order when the charge is
+    learnt (in the caller's transaction); the stores' emails go out now, staff's were sent already."""
+    waiting = db.session.scalars(select(Dispute).where(Dispute.order_id.is_(None), Dispute.charge_id == charge_id)
+                                 .with_for_update()).all()
+    from covet.disputes.liability import settle_linked_dispute
+
+    for dispute in waiting:
+        dispute.order_id = order_id
+        db.session.flush()
+        db.session.refresh(dispute, ["order"])
+        announce_opened(dispute)
+        if dispute.outcome:
+            announce_outcome(dispute)
+        enqueue(settle_linked_dispute, dispute.id)
+    return list(waiting)
 
 
 def announce_outcome(dispute: Dispute) -> int:

@@ -8,6 +8,9 @@ from covet.dbtypes import Currency, TimestampMixin, UTCDateTime, enum_check, utc
 from covet.extensions import db
 
 PAYMENT_STATES = ("pending", "succeeded", "failed", "expired", "cancelled")
+# A payment's status only moves up this rank, so Stripe's events converge whatever order they arrive in:
+# a late payment_failed never overwrites expired, and nothing overwrites succeeded (money was captured).
+PAYMENT_RANK = {"pending": 0, "failed": 1, "expired": 2, "cancelled": 2, "succeeded": 3}
 REFUND_STATES = ("pending", "succeeded", "failed", "cancelled")
 
 

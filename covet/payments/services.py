@@ -13,7 +13,7 @@ from covet.extensions import db
 from covet.jobs import enqueue
 from covet.notifications.services import queue_email
 from covet.orders.models import Order, OrderTag
-from covet.payments.models import Payment, Refund, Transfer
+from covet.payments.models import PAYMENT_RANK, Payment, Refund, Transfer
 from covet.web.params import parse_id
 
 UNPAID = ("unpaid", "pending", "failed")
@@ -56,6 +56,27 @@ def payment_for(order: Order, session_id: str | None = None, intent_id: str | No
     return payment
 
 
+def advance(payment: Payment, status: str) -> bool:
+    """Move the payment's status forward (PAYMENT_RANK); True when it is now `status`. An event that would
+    move it back (or sideways) changes nothing."""
+    current = payment.status or "pending"
+    if PAYMENT_RANK[status] <= PAYMENT_RANK[current]:
+        return current == status
+    payment.status = status
+    return True
+
+
+def note_charge(order: Order, payment: Payment, charge_id: str | None, latest: bool = False) -> None:
+    """Remember the payment's charge (`latest`: this one replaces an earlier attempt's); disputes that
+    arrived before it are linked to the order now."""
+    from covet.disputes.services import link_waiting_disputes
+
+    payment.charge_id = (charge_id or payment.charge_id) if latest else (payment.charge_id or charge_id)
+    if payment.charge_id:
+        db.session.flush()
+        link_waiting_disputes(order.id, payment.charge_id)
+
+
 def mark_order_paid(order: Order) -> bool:
     """The one transition to paid: a conditional UPDATE picks a single winner, which sells the stock,
     books the transfers and queues the confirmation email. False when the order was already paid."""
@@ -66,6 +87,7 @@ def mark_order_paid(order: Order) -> bool:
     if not won:
         return False
     db.session.refresh(order)
+    _apply_refunded_status(order)  # a charge.refunded handled before the payment landed
     sell_stock(order)
     book_transfers(order)
     queue_email("order_confirmation", order.email, confirmation_context(order), f"order-confirmation:{order.number}",
@@ -123,7 +145,7 @@ def confirmation_context(order: Order) -> dict:
 def record_refunds(order: Order, charge: dict) -> None:
     """Refunds seen on a charge: rows by Stripe id, and the order's refunded amount (never decreasing)."""
     payment = payment_for(order, intent_id=charge.get("payment_intent"))
-    payment.charge_id = payment.charge_id or charge.get("id")
+    note_charge(order, payment, charge.get("id"))
     for refund in (charge.get("refunds") or {}).get("data", []):
         row = db.session.scalar(select(Refund).where(Refund.stripe_refund_id == refund["id"]))
         if row is None:
@@ -135,5 +157,11 @@ def record_refunds(order: Order, charge: dict) -> None:
             refund.get("status"), "pending")
     refunded = max(order.refunded_amount, min(charge.get("amount_refunded", 0), order.total_amount))
     order.refunded_amount = refunded
-    if order.payment_status in ("paid", "partially_refunded", "refunded") and refunded:
-        order.payment_status = "refunded" if refunded >= order.total_amount else "partially_refunded"
+    _apply_refunded_status(order)  # before the payment, the amount waits: mark_order_paid applies it
+
+
+def _apply_refunded_status(order: Order) -> None:
+    """A paid order with money refunded is refunded or partially_refunded (the refunded amount never falls)."""
+    if order.payment_status in ("paid", "partially_refunded", "refunded") and order.refunded_amount:
+        order.payment_status = ("refunded" if order.refunded_amount >= order.total_amount
+                                else "partially_refunded")

@@ -92,7 +92,7 @@ def checkout_completed(event: dict) -> None:
                                    succeeded=paid)
     payment.amount = session.get("amount_total") or payment.amount
     if paid:
-        payment.status = "succeeded"
+        payments.advance(payment, "succeeded")
         payments.mark_order_paid(order)
     elif order.payment_status == "unpaid":
         order.payment_status = "pending"  # a delayed method (bank debit): payment_intent.succeeded follows
@@ -105,7 +105,9 @@ def checkout_expired(event: dict) -> None:
         return
     payment = payments.payment_for(order, session_id=session["id"])
     if order.payment_status in payments.UNPAID and order.state == "open":
-        payment.status, order.state, order.cancelled_at = "expired", "cancelled", utcnow()
+        order.state, order.cancelled_at = "cancelled", utcnow()
+    if order.payment_status in payments.UNPAID:
+        payments.advance(payment, "expired")
     db.session.commit()
 
 
@@ -116,8 +118,8 @@ def intent_succeeded(event: dict) -> None:
     payment = payments.payment_for(order, intent_id=intent["id"], succeeded=True)
     from covet.payments.transfers import charge_id_of
 
-    payment.charge_id = charge_id_of(intent) or payment.charge_id
-    payment.status = "succeeded"
+    payments.advance(payment, "succeeded")
+    payments.note_charge(order, payment, charge_id_of(intent), latest=True)
     payments.mark_order_paid(order)
     db.session.commit()
 
@@ -127,8 +129,7 @@ def intent_failed(event: dict) -> None:
     if (order := _order(intent, event)) is None:
         return
     payment = payments.payment_for(order, intent_id=intent["id"])
-    if payment.status != "succeeded":  # a late failure of an earlier attempt never undoes a success
-        payment.status = "failed"
+    if payments.advance(payment, "failed"):  # never undoes a success, nor an expiry (PAYMENT_RANK)
         payment.failure_message = ((intent.get("last_payment_error") or {}).get("message") or "")[:500] or None
     if order.payment_status in ("unpaid", "pending"):
         order.payment_status = "failed"
