@@ -3,10 +3,10 @@ import datetime as dt
 import secrets
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
-from covet.dbtypes import TimestampMixin, UTCDateTime, enum_check
+from covet.dbtypes import JSONType, TimestampMixin, UTCDateTime, enum_check
 from covet.extensions import db
 
 ROLES = ("admin", "staff", "merchant")
@@ -39,6 +39,12 @@ class User(UserMixin, TimestampMixin, db.Model):
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     session_token: Mapped[str] = mapped_column(String(64), nullable=False, unique=True,
                                                default=new_session_token)
+    # Second factor (admins and staff, covet.accounts.two_factor): the TOTP secret (base32), when it was
+    # turned on, the last 30-second step accepted (each code works once), SHA-256 of unused recovery codes.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    recovery_code_hashes: Mapped[list | None] = mapped_column(JSONType)
 
     store = relationship("Store", lazy="joined")
 
@@ -53,6 +59,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     @property
     def is_active(self) -> bool:
         return self.active
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_enabled_at is not None and bool(self.totp_secret)
 
     @property
     def is_staff(self) -> bool:

@@ -53,7 +53,8 @@ def authenticate(email: str, password: str, ip: str | None = None, request_id: s
         return SignInResult(None, "mismatch")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.failed_logins = 0
+    if not user.two_factor_enabled:  # with a second factor the count goes on until the code is right too
+        user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
     record(actor, "user.login", "user", user.id)

@@ -41,6 +41,10 @@ def login():
         result = services.authenticate(form.email.data, form.password.data, request.remote_addr, g.get("request_id"))
         if result.user is not None:
             session.clear()  # a fresh session: nothing from before sign-in survives
+            if result.user.two_factor_enabled:  # not signed in yet: the code comes next
+                from covet.accounts.two_factor_views import start_second_step
+
+                return start_second_step(result.user, _safe_next(form.next.data))
             login_user(result.user)
             session.permanent = True
             return redirect(_safe_next(form.next.data), code=303)
@@ -82,3 +86,6 @@ def password_change():
         errors = {name: msgs[0] for name, msgs in form.errors.items()}
     status = 422 if errors else 200
     return render_page("accounts/password.html", "password_form", form=form, errors=errors, http_status=status)
+
+
+from covet.accounts import two_factor_views  # noqa: E402, F401 - its routes go on this blueprint

@@ -16,7 +16,7 @@ from covet.extensions import db
 
 STAFF = ("admin", "staff")
 EVERYONE = ROLES
-PUBLIC_ADMIN_ENDPOINTS = {"accounts.login"}
+PUBLIC_ADMIN_ENDPOINTS = {"accounts.login", "accounts.login_code"}
 # Roles for admin views we did not write (mounted third-party blueprints), by endpoint prefix.
 _GRANTS: dict[str, frozenset] = {}
 
