@@ -86,6 +86,7 @@ def register_web_layer(app: Flask) -> None:
     from covet.observability import init_observability
     from covet.web.errors import register_error_handlers
     from covet.web.htmx import apply_htmx_headers
+    from covet.web.input_guard import init_input_guard
     from covet.web.policy import init_policy
     from covet.web.security import init_security
     from covet.web.templating import init_templating
@@ -94,6 +95,7 @@ def register_web_layer(app: Flask) -> None:
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     init_observability(app)
+    init_input_guard(app)  # before the policy and every view: a NUL never reaches a query
     init_policy(app)
     init_security(app)
     init_templating(app)

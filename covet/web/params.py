@@ -12,6 +12,8 @@ from covet.web.converters import MAX_ID
 
 _DIGITS = re.compile(r"[0-9]{1,18}")  # 18 ASCII digits: more is out of every range here, and int() stays cheap
 INT_MAX = 2**31 - 1  # PostgreSQL INTEGER: stock, weights, amounts and versions are all stored in one
+# C0 controls but tab, LF and CR: PostgreSQL cannot store NUL in text, and nobody types the others.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def parse_id(value) -> int | None:
