@@ -16,8 +16,12 @@ GENERIC_FAILURE = "Email or password is incorrect, or the account is temporarily
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths; anything else goes to the dashboard."""
-    if target:
+    """Only same-site paths; anything else goes to the dashboard.
+
+    Control characters are refused outright: urlsplit silently drops tab, CR and LF (a slash, a line break,
+    then "/evil.com" would pass as a path that browsers read as "//evil.com"), and werkzeug refuses a line
+    break in Location with a 500. A backslash is refused too: browsers read it as a slash."""
+    if target and len(target) <= 2000 and target.isprintable() and "\\" not in target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target
