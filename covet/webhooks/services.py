@@ -34,11 +34,32 @@ def verify(payload: bytes, signature: str | None) -> dict:
         raise SignatureError(str(exc)) from None
     try:
         event = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise SignatureError("body is not JSON") from None
-    if not isinstance(event, dict) or not str(event.get("id", "")).startswith("evt_") or not event.get("type"):
-        raise SignatureError("not a Stripe event")
+    problem = event_shape_problem(event, payload)
+    if problem:
+        raise SignatureError(problem)
     return event
+
+
+MAX_CREATED = 253402300799  # 9999-12-31T23:59:59Z: the last second a datetime holds
+
+
+def event_shape_problem(event, payload: bytes) -> str | None:
+    """Why a signed body cannot be stored as a Stripe event (its columns' types and lengths), or None."""
+    if not isinstance(event, dict):
+        return "not a Stripe event"
+    event_id, event_type, created = event.get("id"), event.get("type"), event.get("created", 0)
+    if not isinstance(event_id, str) or not event_id.startswith("evt_") or not isinstance(event_type, str) \
+            or not event_type:
+        return "not a Stripe event"
+    if len(event_id) > 255 or len(event_type) > 100:
+        return "event id or type too long"
+    if isinstance(created, bool) or not isinstance(created, int) or not 0 <= created <= MAX_CREATED:
+        return "event created is not a timestamp"
+    if b"\\u0000" in payload:  # JSONB refuses NUL in text; a body that holds one could never be stored
+        return "event holds a NUL character"
+    return None
 
 
 def store_event(event: dict) -> bool:
