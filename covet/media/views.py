@@ -12,6 +12,7 @@ from covet.media.models import Media
 from covet.media.storage import IMMUTABLE, LocalStorage, StorageError, UploadUsedError, get_storage
 from covet.web.actor import current_actor
 from covet.web.htmx import is_fragment_request, redirect_after_post, render_page, toast
+from covet.web.params import parse_id, parse_ids
 from covet.web.policy import allow, get_scoped_or_404
 
 bp = Blueprint("media", __name__)
@@ -49,10 +50,14 @@ def product_images(product_id: int):
 def upload_request(product_id: int):
     """Presign the browser's PUT of one image: JSON {filename, content_type, size} in, the upload out."""
     product = get_scoped_or_404(Product, product_id)
-    data = request.get_json(silent=True) or {}
-    size = data.get("size")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return jsonify(error="Send a JSON object: {filename, content_type, size}."), 400
+    filename, content_type, size = data.get("filename") or "", data.get("content_type"), data.get("size")
+    if not isinstance(filename, str) or not isinstance(content_type, str | None):
+        return jsonify(error="filename and content_type must be text."), 400
     try:
-        media, upload = services.request_upload(product, str(data.get("filename") or ""), data.get("content_type"),
+        media, upload = services.request_upload(product, filename, content_type,
                                                 size if isinstance(size, int) else None, current_actor())
     except services.MediaError as exc:
         return jsonify(error=str(exc)), 422
@@ -96,14 +101,22 @@ def media_upload(product_id: int):
     return redirect_after_post(_back(product.id))
 
 
+def _move(value: str | None) -> str | None:
+    """ "<media id>:up|down" with an id we can look up; anything else becomes a move the service refuses."""
+    if not value:
+        return None
+    media_id, _, direction = value.partition(":")
+    return f"{parse_id(media_id)}:{direction}" if parse_id(media_id) else "?"
+
+
 @bp.post("/admin/products/<int:product_id>/media/order")
 @allow(*EDITORS)
 def media_order(product_id: int):
     """Save the images' order (drag and drop), or move one image up or down (buttons)."""
     product = get_scoped_or_404(Product, product_id)
-    ids = [int(value) for value in request.form.getlist("order") if value.isdigit()]
+    ids = parse_ids(request.form.getlist("order"))
     try:
-        services.reorder(product, ids, current_actor(), move=request.form.get("move") or None)
+        services.reorder(product, ids, current_actor(), move=_move(request.form.get("move")))
     except services.MediaError as exc:
         return render_template("media/_list.html", product=product, list_error=str(exc)), 422
     toast("Image order saved.")

@@ -11,9 +11,11 @@ from sqlalchemy import select
 from covet.catalog.models import Product, Variant
 from covet.errors import ValidationError
 from covet.extensions import db
+from covet.money import MAX_AMOUNT
 from covet.orders.models import Order, OrderLine
 from covet.payments import gateway
 from covet.payments.models import Payment
+from covet.web.params import parse_id, parse_int_or_none
 
 MAX_LINES, MAX_QUANTITY = 50, 20
 SESSION_MINUTES = 31  # just above Stripe's 30-minute minimum; an abandoned cart is cancelled when it expires
@@ -21,8 +23,9 @@ SESSION_MINUTES = 31  # just above Stripe's 30-minute minimum; an abandoned cart
 
 def checkout_currency(client_currency: str | None) -> str:
     """STRIPE_CURRENCY, else the client's, else usd (the seed's rule)."""
-    chosen = current_app.config.get("STRIPE_CURRENCY") or (client_currency or "").lower() or "usd"
-    return chosen if len(chosen) == 3 and chosen.isalpha() else "usd"
+    client = client_currency if isinstance(client_currency, str) else ""
+    chosen = current_app.config.get("STRIPE_CURRENCY") or client.lower() or "usd"
+    return chosen if len(chosen) == 3 and chosen.isascii() and chosen.isalpha() else "usd"
 
 
 def _cart_lines(items: list[dict], currency: str) -> list[OrderLine]:
@@ -31,7 +34,8 @@ def _cart_lines(items: list[dict], currency: str) -> list[OrderLine]:
     lines, errors = [], {}
     for index, item in enumerate(items):
         variant_id, quantity = item.get("variant_id"), item.get("quantity", 1)
-        if not isinstance(variant_id, int) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+        if parse_id(variant_id) is None or parse_int_or_none(quantity, 1, MAX_QUANTITY) is None \
+                or not isinstance(variant_id, int) or not isinstance(quantity, int):
             errors[f"items[{index}]"] = f"Give a variant id and a quantity from 1 to {MAX_QUANTITY}."
             continue
         row = db.session.execute(select(Variant, Product).join(Product).where(
@@ -55,12 +59,14 @@ def start_checkout(items: list[dict], email: str, client_currency: str | None, c
     """Create the pending order and its Checkout Session; returns the URL to send the shopper to."""
     gateway.client()  # PaymentsDisabledError before anything is written
     try:
-        email = validate_email(email or "", check_deliverability=False).normalized
+        email = validate_email(email if isinstance(email, str) else "", check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise ValidationError({"email": str(exc)}) from None
     currency = checkout_currency(client_currency)
     lines = _cart_lines(items, currency)
     total = sum(line.unit_price_amount * line.quantity for line in lines)
+    if total > MAX_AMOUNT:  # the order's INTEGER total column holds no more
+        raise ValidationError({"items": "The cart's total is too large for one order."})
     order = Order(number=f"CV-{secrets.token_hex(4).upper()}", email=email, currency=currency,
                   customer_ip=customer_ip, subtotal_amount=total, total_amount=total, payment_status="unpaid",
                   lines=lines)

@@ -4,19 +4,40 @@ from flask import Blueprint, jsonify, redirect, request
 from covet.errors import ValidationError
 from covet.extensions import csrf, db, limiter
 from covet.payments import checkout
+from covet.payments.checkout import MAX_QUANTITY
 from covet.payments.gateway import GatewayError, PaymentsDisabledError
 from covet.web.htmx import render_page
+from covet.web.params import parse_id, parse_int_or_none
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
 
+class CartError(ValueError):
+    """A cart body of the wrong shape (a list, a string, items that are not objects)."""
+
+
+def _json_cart() -> tuple[list[dict], str, str | None]:
+    body = request.get_json(silent=True)
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise CartError("Send a JSON object with items, email and currency.")
+    items = body.get("items") or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise CartError("items must be a list of objects with a variant_id and a quantity.")
+    email, currency = body.get("email", ""), body.get("currency")
+    if not isinstance(email, str) or not isinstance(currency, str | None):
+        raise CartError("email and currency must be text.")
+    return items, email, currency
+
+
 def _cart() -> tuple[list[dict], str, str | None]:
     if request.is_json:
-        body = request.get_json(silent=True) or {}
-        return body.get("items") or [], body.get("email", ""), body.get("currency")
+        return _json_cart()
     ids, quantities = request.form.getlist("variant_id"), request.form.getlist("quantity")
-    items = [{"variant_id": int(v), "quantity": int(q)} for v, q in zip(ids, quantities, strict=False)
-             if v.isdigit() and q.isdigit()]
+    items = [{"variant_id": parse_id(v), "quantity": parse_int_or_none(q, 1, MAX_QUANTITY)}
+             for v, q in zip(ids, quantities, strict=False)]
+    items = [item for item in items if item["variant_id"] and item["quantity"]]
     return items, request.form.get("email", ""), request.form.get("currency")
 
 
@@ -25,7 +46,10 @@ def _cart() -> tuple[list[dict], str, str | None]:
 @csrf.exempt  # a shopper's cart, not an admin action: it only creates a pending order and a Stripe session
 def checkout_start():
     """Create a pending order and send the shopper to Stripe Checkout (JSON gets the URL instead)."""
-    items, email, currency = _cart()
+    try:
+        items, email, currency = _cart()
+    except CartError as exc:
+        return jsonify(error=str(exc)), 400
     try:
         url = checkout.start_checkout(items, email, currency or request.headers.get("X-Currency"),
                                       request.remote_addr)
