@@ -1,6 +1,8 @@
 """/admin/jobs: queues, workers, scheduled and failed jobs, with Retry and Delete."""
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, url_for
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
@@ -12,6 +14,13 @@ from covet.web.htmx import is_fragment_request, redirect_after_post, render_page
 from covet.web.policy import EVERYONE, allow
 
 bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
+JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")  # what RQ accepts (Job.fetch raises ValueError on anything else)
+
+
+def _job_id_or_404(job_id: str) -> str:
+    if not JOB_ID.fullmatch(job_id):
+        abort(404)
+    return job_id
 
 
 def _page_context() -> dict:
@@ -32,6 +41,7 @@ def jobs_index():
 
 def _act(action, key, done_message: str):
     """Run an admin action; htmx gets the failed-jobs list and queue counts again, a plain form a redirect."""
+    _job_id_or_404(str(key))  # an outbox row id, or an RQ job id from the URL
     try:
         action(key)
     except services.JobNotFoundError:
@@ -85,6 +95,7 @@ def _redis_or_404():
 @allow(*EVERYONE)
 def job_progress(job_id: str):
     """A job's progress bar; htmx polls it until the job finishes or fails."""
+    _job_id_or_404(job_id)
     if current_user.role != "admin" and progress.owner_of(job_id) != current_user.id:
         abort(404)
     state = progress.job_progress(job_id)

@@ -53,7 +53,17 @@ def handle_csrf_error(error: CSRFError):
 
 def handle_unexpected(error: Exception):
     get_logger().exception("unhandled_error")
+    _rollback()  # a failed statement aborts the transaction: the error page's own queries (current_user) would fail
     return _error_response(500, MESSAGES[500])
+
+
+def _rollback() -> None:
+    from covet.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection itself may be gone; the page must still render
+        get_logger().warning("rollback_failed_in_error_handler")
 
 
 def register_error_handlers(app: Flask) -> None:
