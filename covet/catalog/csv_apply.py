@@ -6,7 +6,7 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from covet.audit.services import Actor, record
-from covet.catalog.csv_import import ImportReport, ParsedRow, RowError, _parse_row, read_rows
+from covet.catalog.csv_import import ImportReport, ParsedRow, RowError, _parse_row, read_rows, report_sku
 from covet.catalog.models import OptionValue, Product, ProductOption, Variant
 from covet.catalog.products import MAX_VARIANTS
 from covet.catalog.stock import adjust_stock
@@ -22,7 +22,7 @@ def plan_import(data: bytes, store: Store) -> tuple[list[ParsedRow], ImportRepor
     parsed: list[ParsedRow] = []
     for line, row in enumerate(raw, start=2):  # line 1 is the header
         result, problems = _parse_row(line, row, store.currency)
-        report.errors += [RowError(line, (row.get("sku") or "").strip(), p) for p in problems]
+        report.errors += [RowError(line, report_sku(row), p) for p in problems]
         if result:
             parsed.append(result)
     _check_across_rows(parsed, store, report)
