@@ -6,11 +6,11 @@ from wtforms.validators import DataRequired, Length
 
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
     next = HiddenField()
 
 
 class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=256)])
-    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=256)])
-    confirm_password = PasswordField("Repeat new password", validators=[DataRequired(), Length(max=256)])
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=1024)])
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=1024)])
+    confirm_password = PasswordField("Repeat new password", validators=[DataRequired(), Length(max=1024)])

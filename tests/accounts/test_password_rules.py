@@ -49,3 +49,13 @@ def test_the_change_form_says_why(client, login_as, htmx_headers):
     login_as("staff")
     response = _change(client, PASSWORD, "Password1234!", headers=htmx_headers)
     assert response.status_code == 422 and COMMON in response.get_data(as_text=True)
+
+
+def test_a_long_passphrase_can_be_set_and_used_to_sign_in(app, client, login_as):
+    from tests.conftest import login
+
+    user = login_as("staff")
+    passphrase = " ".join(["lantern", "orchard", "quietly", "copper", "meridian"] * 25)[:700]
+    assert _change(client, PASSWORD, passphrase).status_code == 303
+    assert login(app.test_client(), user.email, passphrase).status_code == 303
+    assert _change(client, passphrase, passphrase + "x" * 400).status_code == 422  # over 1024
