@@ -36,6 +36,9 @@ def test_trusted_hosts_answer_400_to_any_other_host(app, client):
     assert client.get("/api/health", headers={"Host": "shop.covet.test"}).status_code == 200
     refused = client.get("/admin/login", headers={"Host": EVIL})
     assert refused.status_code == 400 and "could not be understood" in refused.get_data(as_text=True)
+    for path in ("/admin/orders/", "/", "/api/health", "/webhooks/stripe", "/no-such-page"):
+        for method in (client.get, client.post):
+            assert method(path, headers={"Host": EVIL}).status_code == 400, (path, method)
 
 
 def test_trusted_hosts_from_the_environment(tmp_path):
