@@ -44,15 +44,14 @@ def health_detailed():
 
 
 def may_see_details() -> bool:
-    """A signed-in admin, or HEALTH_TOKEN as `Authorization: Bearer <token>` or `?token=<token>`."""
-    if getattr(current_user, "is_authenticated", False) and current_user.role == "admin":
-        return True
+    """HEALTH_TOKEN as `Authorization: Bearer <token>` or `?token=<token>`, or a signed-in admin."""
     expected = current_app.config.get("HEALTH_TOKEN")
-    if not expected:
-        return False
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    given = credentials.strip() if scheme.lower() == "bearer" else request.args.get("token", "")
-    return hmac.compare_digest(given.encode(), expected.encode())
+    if expected:
+        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+        given = credentials.strip() if scheme.lower() == "bearer" else request.args.get("token", "")
+        if hmac.compare_digest(given.encode(), expected.encode()):
+            return True
+    return bool(current_user.is_authenticated and current_user.role == "admin")
 
 
 def memory_report() -> dict:

@@ -1,8 +1,7 @@
 """Security headers on every response, including a strict CSP with no inline script or style."""
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
-from flask_login import current_user
+from flask import Flask, Response, current_app, g, request, session
 
 # Files that are the same for everyone (and cached for a year): no reason to refetch them on every page.
 SHARED_ASSETS = frozenset({"static", "media.media_file", "rq_dashboard.static"})
@@ -47,11 +46,20 @@ def set_security_headers(response: Response) -> Response:
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if cfg["COVET_ENV"] == "production":
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if request.endpoint not in SHARED_ASSETS and getattr(current_user, "is_authenticated", False):
+    if request.endpoint not in SHARED_ASSETS and _signed_in():
         # Signed-in pages carry customers' names and addresses: no browser, proxy or CDN may keep a copy.
         headers["Cache-Control"] = "no-store"
         headers.pop("Expires", None)
     return response
+
+
+def _signed_in() -> bool:
+    """The user this request loaded is signed in, or the session is a signed-in one (no query: this runs on
+    every response, a 503 from the health check included)."""
+    user = g.get("_login_user")
+    if user is not None:
+        return bool(user.is_authenticated)
+    return "_user_id" in session
 
 
 def init_security(app: Flask) -> None:
