@@ -37,7 +37,8 @@ def _file(*rows: dict) -> bytes:
     ({"sku": "A-\x00"}, "sku: contains a control character"),
     ({"sku": "A-1", "brand": "x" * 1_000_000}, "brand: longer than 10,000 characters"),
     ({"sku": "A-1", "product_title": "x" * 201}, "product_title is longer than 200 characters"),
-    ({"sku": "A-1", "option1_name": "S" * 61, "option1_value": "x"}, "option names are at most 60 characters, values 80"),
+    ({"sku": "A-1", "option1_name": "S" * 61, "option1_value": "x"},
+     "option names are at most 60 characters, values 80"),
     ({"sku": "A-1", "barcode": "not a barcode!"}, "barcode must be up to 64 letters, digits or dashes"),
 ])
 def test_the_dry_run_reports_what_apply_would_refuse(db, merchant_actor, row, problem):
