@@ -204,6 +204,9 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "STARTUP_CHECKS": covet_env != "testing",
         # Without REDIS_URL, periodic work (dispute reminders, stalled emails) runs on a thread of the web process.
         "EMBEDDED_SCHEDULER": covet_env != "testing",
+        # "background": outbox rows go to RQ from a thread of the web process, batched, after the response's
+        # commit (covet/jobs/handoff.py); "inline": in the request, after its commit (tests, to see them at once).
+        "JOBS_HANDOFF": "inline" if covet_env == "testing" else "background",
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "STRIPE_CURRENCY": env.get("STRIPE_CURRENCY", "").lower() or None,
         "EMAIL_FROM": env.get("EMAIL_FROM", "Covet <noreply@covet.local>"),

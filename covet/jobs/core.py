@@ -136,7 +136,13 @@ def _deliver_committed_jobs(session: Session) -> None:
     session.info.pop("covet_jobs", None)
     ids = session.info.pop("covet_job_ids", None)
     if ids and has_app_context():
-        deliver(current_app._get_current_object(), ids)
+        app = current_app._get_current_object()
+        if app.config.get("JOBS_HANDOFF") == "background" and app.config.get("REDIS_URL"):
+            from covet.jobs.handoff import submit
+
+            submit(app, ids)  # off the request path; the outbox flush covers a process that dies first
+        else:
+            deliver(app, ids)
 
 
 @event.listens_for(Session, "after_rollback")
@@ -179,26 +185,42 @@ def deliver(app: Flask, ids: list[int] | None = None) -> int:
 
 
 def _push_to_rq(connection, rows: list[JobOutbox]) -> int:
-    from rq import Queue, Retry
-
+    """Push rows to RQ, each queue's immediate jobs in one pipeline; a failed push leaves them for the flush."""
     pushed, failed = [], {}
+    groups: dict[tuple[str, int], list[JobOutbox]] = {}
     for row in rows:
-        retry = Retry(max=len(row.retry_intervals), interval=row.retry_intervals) if row.retry_intervals else None
-        options = dict(args=row.args, kwargs=row.kwargs, job_id=row.job_id, job_timeout=row.timeout,
-                       retry=retry, failure_ttl=7 * 24 * 3600, result_ttl=24 * 3600)
+        groups.setdefault((row.queue, row.delay_seconds or 0), []).append(row)
+    for (queue_name, delay), group in groups.items():
         try:
-            queue = Queue(row.queue, connection=connection)
-            if row.delay_seconds:
-                queue.enqueue_in(dt.timedelta(seconds=row.delay_seconds), row.func, **options)
-            else:
-                queue.enqueue(row.func, **options)
-            pushed.append(row)
-        except Exception as exc:  # Redis down: keep the row for the next flush
-            failed[row.id] = f"{type(exc).__name__}: {exc}"[:500]
+            _enqueue_group(connection, queue_name, delay, group)
+            pushed += group
+        except Exception as exc:  # Redis down: keep the rows for the next flush
+            failed.update({row.id: f"{type(exc).__name__}: {exc}"[:500] for row in group})
     _settle(pushed, failed)
     if failed:
         get_logger("covet.jobs").warning("enqueue_deferred", extra={"count": len(failed)})
     return len(pushed)
+
+
+def _enqueue_group(connection, queue_name: str, delay: int, rows: list[JobOutbox]) -> None:
+    from rq import Queue, Retry
+
+    queue = Queue(queue_name, connection=connection)
+
+    def options(row: JobOutbox) -> dict:
+        retry = Retry(max=len(row.retry_intervals), interval=row.retry_intervals) if row.retry_intervals else None
+        return dict(args=row.args, kwargs=row.kwargs, job_id=row.job_id, timeout=row.timeout, retry=retry,
+                    failure_ttl=7 * 24 * 3600, result_ttl=24 * 3600)
+
+    if delay:
+        for row in rows:
+            opts = options(row)
+            opts["job_timeout"] = opts.pop("timeout")
+            queue.enqueue_in(dt.timedelta(seconds=delay), row.func, **opts)
+        return
+    with connection.pipeline() as pipe:
+        queue.enqueue_many([Queue.prepare_data(row.func, **options(row)) for row in rows], pipeline=pipe)
+        pipe.execute()
 
 
 def _settle(done: list[JobOutbox], failed: dict[int, str], backoff: dt.timedelta | None = None) -> None:

@@ -43,14 +43,14 @@ def count_to(total: int) -> int:
 
 
 @job(queue="default", timeout=30, retry=())
-def rename_store_after_first_try_hangs(store_id: int, name: str) -> str:
-    """The first run says so on `covet-test:started` and then hangs (until its worker is killed); later runs
-    rename the store. Lets a test kill a worker mid-job at a known point, without guessing with sleeps."""
+def rename_store_after_first_try_hangs(store_id: int, name: str, token: str) -> str:
+    """The first run (per token) says so on `covet-test:started:<token>` and then hangs until its worker is
+    killed; later runs rename the store. Lets a test kill a worker mid-job at a known point, without sleeps."""
     from covet.redis_client import get_redis
 
     connection = get_redis()
-    if connection.set(f"covet-test:hung:{store_id}", "1", nx=True):
-        connection.rpush("covet-test:started", store_id)
+    if connection.set(f"covet-test:hung:{token}", "1", nx=True, ex=600):
+        connection.rpush(f"covet-test:started:{token}", store_id)
         connection.blpop(["covet-test:never"], timeout=120)
         raise RuntimeError("the test should have killed this worker")
     return rename_store(store_id, name)

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import redis
@@ -116,11 +117,12 @@ def _wait_until(condition, what: str, timeout: float = 90):
 @requires_redis_server
 def test_a_job_whose_worker_was_killed_mid_run_is_sent_again(app, db, database_url, make_store, redis_conn):
     store = make_store("kestrel")
-    enqueue(sample_jobs.rename_store_after_first_try_hangs, store.id, "Kestrel & Co")
+    token = uuid.uuid4().hex
+    enqueue(sample_jobs.rename_store_after_first_try_hangs, store.id, "Kestrel & Co", token)
     db.session.commit()
     worker = _start_worker(_env(database_url, REDIS_URL), "default")
     try:
-        assert redis_conn.blpop(["covet-test:started"], timeout=90), "the job never started"
+        assert redis_conn.blpop([f"covet-test:started:{token}"], timeout=90), "the job never started"
     finally:
         _stop(worker, signal.SIGKILL)  # the worker and its work horse die mid-job
     counts = recover_lost_jobs(app, now=utcnow() + LATER)  # after the job's timeout: RQ calls it abandoned
@@ -178,3 +180,20 @@ def test_job_row_survives_until_finished_in_rq(app, db, make_store, redis_conn):
     db.session.commit()
     job_id = outbox_row(db).job_id
     assert Job.fetch(job_id, connection=redis_conn).get_status() == "queued"
+
+
+def test_background_handoff_delivers_after_the_response(app, db, make_store, redis_conn):
+    """JOBS_HANDOFF=background (production's default): the commit returns at once and a thread of this
+    process pushes the row to RQ; the job then runs and takes its row with it."""
+    from covet.jobs import handoff
+
+    app.config["JOBS_HANDOFF"] = "background"
+    store = make_store("lune")
+    enqueue(sample_jobs.rename_store, store.id, "Maison Lune")
+    db.session.commit()
+    handoff.wait_idle()
+    assert outbox_row(db).status == "queued"
+    run_burst(redis_conn, "default")
+    db.session.expire_all()
+    assert db.session.get(Store, store.id).name == "Maison Lune"
+    assert outbox_row(db) is None
