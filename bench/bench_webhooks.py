@@ -1,7 +1,8 @@
 """Stripe webhooks: acknowledgement times at a steady offered rate under gunicorn, then one worker's drain rate.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/13 \
-        .venv/bin/python bench/bench_webhooks.py [--rate 200] [--seconds 15] [--workers 2]
+        .venv/bin/python bench/bench_webhooks.py [--rate 200 | --rates 100,200,400] [--seconds 15] \
+        [--workers 2] [--threads 1]
 
 Throwaway database, an unpaid order per event; signed payment_intent.succeeded events (~2 KB) sent on a fixed
 timetable from a thread pool (open loop: a slow answer never lowers the offered rate; times count from each
@@ -103,16 +104,18 @@ def signed_requests(orders) -> list[tuple[bytes, dict]]:
             for n, body in enumerate(bodies)]
 
 
-def start_gunicorn(database_url: str, redis_url: str, workdir: str, workers: int):
-    """gunicorn -w N on a free loopback port, built as wsgi.py builds it plus OVERRIDES; waits for health."""
+def start_gunicorn(database_url: str, redis_url: str, workdir: str, workers: int, threads: int = 1):
+    """gunicorn -w N (gthread with `threads` > 1) on a free loopback port, built as wsgi.py builds it plus
+    OVERRIDES; waits for health."""
     from covet.config import ENV_VARS
 
     env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
     env.update(ENVIRON, DATABASE_URL=database_url, REDIS_URL=redis_url, COVET_INSTANCE_PATH=workdir)
     port, log = free_port(), Path(workdir) / "gunicorn.log"
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-                             f"covet:create_app({OVERRIDES!r})"], cwd=ROOT, env=env, stdout=log.open("w"),
-                            stderr=subprocess.STDOUT)
+    threading = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else []
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), *threading,
+                             "-b", f"127.0.0.1:{port}", f"covet:create_app({OVERRIDES!r})"], cwd=ROOT, env=env,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
         with contextlib.suppress(OSError):
@@ -184,12 +187,12 @@ def spread(values: list[float]) -> list[str]:
     return [f"{percentile(values, pct):.1f}" for pct in (50, 95, 99)] + [f"{max(values):.1f}"]
 
 
-def ack_report(results, start: float, rate: float, workers: int, body_bytes: float, client_cpu: float) -> None:
+def ack_report(results, start: float, rate: float, server: str, body_bytes: float, client_cpu: float) -> None:
     acked, began = [r for r in results if r[0] == 200], [r[2] for r in results]
     if not acked:
         raise SystemExit(f"no request was acknowledged: {sorted({r[0] for r in results})}")
     answers = ", ".join(f"{status}: {n}" for status, n in sorted(Counter(r[0] for r in results).items()))
-    print(f"\nEnvironment: PostgreSQL + Redis on this host; gunicorn -w {workers} (sync); {os.cpu_count()} CPUs "
+    print(f"\nEnvironment: PostgreSQL + Redis on this host; gunicorn {server}; {os.cpu_count()} CPUs "
           f"shared with the load generator; Python {sys.version.split()[0]}; event body {body_bytes / 1024:.1f} KB")
     table(f"Acknowledgement, POST /webhooks/stripe, offered {rate:.0f}/s for {len(results) / rate:.0f} s "
           f"(open loop; answers {answers})", ["measured from", "requests", "p50 ms", "p95 ms", "p99 ms", "max ms"],
@@ -229,24 +232,33 @@ def clean_redis(connection, job_ids: set[str], extra_keys: list[str]) -> None:
 
 
 def load_and_drain(app, url: str, redis_url: str, workdir: str, args, made: dict) -> None:
-    """Orders, the load against gunicorn, the worker's drain, the tables; `made` collects what to clean up."""
+    """Orders, the load against gunicorn (each offered rate in turn), the worker's drain, the tables; `made`
+    collects what to clean up."""
     from flask_migrate import upgrade
     from rq import Queue
 
+    rates = [float(r) for r in args.rates.split(",")] if args.rates else [args.rate]
     with app.app_context():
         upgrade()
-        orders = build_orders(WARMUP + round(args.rate * args.seconds))
-    made["proc"], port = start_gunicorn(url, redis_url, workdir, args.workers)
+        orders = build_orders(WARMUP + sum(round(rate * args.seconds) for rate in rates))
+    made["proc"], port = start_gunicorn(url, redis_url, workdir, args.workers, args.threads)
     fire(port, signed_requests(orders[:WARMUP]), 20)  # every gunicorn worker imports, connects and pools first
-    batch = signed_requests(orders[WARMUP:])
-    results, start, client_cpu = fire(port, batch, args.rate)
+    taken, reports = WARMUP, []
+    for rate in rates:
+        batch = signed_requests(orders[taken:taken + round(rate * args.seconds)])
+        taken += len(batch)
+        results, start, client_cpu = fire(port, batch, rate)
+        reports.append((results, start, rate, sum(len(b) for b, _ in batch) / len(batch), client_cpu))
     made["jobs"] |= set(Queue("high", connection=made["redis"]).get_job_ids())
     made["proc"].terminate()  # the worker gets the CPUs to itself
     made["proc"].wait(30)
     timings, worker_key, states = drain(app, made["redis"])
     made["keys"].append(worker_key)
     made["jobs"] |= {t[0] for t in timings}
-    ack_report(results, start, args.rate, args.workers, sum(len(b) for b, _ in batch) / len(batch), client_cpu)
+    for results, start, rate, body_bytes, client_cpu in reports:
+        ack_report(results, start, rate, f"-w {args.workers}" + (f" -k gthread --threads {args.threads}"
+                                                                  if args.threads > 1 else " (sync)"),
+                   body_bytes, client_cpu)
     drain_report(timings, states)
 
 
@@ -289,7 +301,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=200, help="offered requests per second")
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--rates", default="", help="several offered rates in turn, e.g. 100,200,400")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread when > 1)")
     run(parser.parse_args())
     return 0
 

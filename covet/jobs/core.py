@@ -6,7 +6,7 @@ import os
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 
 from flask import Flask, current_app, has_app_context
@@ -108,14 +108,45 @@ def _finished(job_id: str | None) -> None:
 
 
 # --- enqueue ------------------------------------------------------------------------------------
-def enqueue(fn: Callable, *args, delay_seconds: int = 0, **kwargs) -> str:
-    """Queue `fn(*args, **kwargs)` to run after the current transaction commits; returns the job id."""
+def _spec_of(fn: Callable, values: tuple) -> JobSpec:
     spec: JobSpec = getattr(fn, "spec", None)
     if spec is None:
         raise TypeError(f"{fn!r} is not a @job function")
-    for value in (*args, *kwargs.values()):
+    for value in values:
         if not isinstance(value, _PRIMITIVES):
             raise TypeError(f"job arguments must be ids or plain values, got {type(value).__name__}")
+    return spec
+
+
+@dataclass(frozen=True)
+class Push:
+    """A job pushed to RQ without an outbox row (see enqueue_unrecorded); shaped like a JobOutbox row."""
+
+    func: str
+    args: list
+    job_id: str
+    queue: str
+    timeout: int
+    retry_intervals: tuple[int, ...]
+    kwargs: dict = field(default_factory=dict)
+    delay_seconds: int = 0
+
+
+def enqueue_unrecorded(fn: Callable, *args, job_id: str) -> str:
+    """Queue `fn(*args)` after commit under a fixed job id, without an outbox row: for work whose own row
+    records it, with a sweep that queues it again if this push is lost (a stored Stripe event: see
+    covet/webhooks/sweep.py). Saves the outbox's writes on a hot path; without Redis it is `enqueue`."""
+    spec = _spec_of(fn, args)
+    if not current_app.config.get("REDIS_URL"):
+        return enqueue(fn, *args)
+    db.session.info.setdefault("covet_pushes", []).append(
+        Push(fn.path, list(args), job_id, spec.queue, spec.timeout, spec.retry_intervals))
+    return job_id
+
+
+def enqueue(fn: Callable, *args, delay_seconds: int = 0, **kwargs) -> str:
+    """Queue `fn(*args, **kwargs)` to run after the current transaction commits; returns the job id."""
+    spec = _spec_of(fn, (*args, *kwargs.values()))
     row = JobOutbox(job_id=uuid.uuid4().hex, func=fn.path, args=list(args), kwargs=kwargs, queue=spec.queue,
                     timeout=spec.timeout, retry_intervals=list(spec.retry_intervals), delay_seconds=delay_seconds)
     db.session.add(row)
@@ -134,19 +165,23 @@ def _collect_jobs(session: Session) -> None:
 @event.listens_for(Session, "after_commit")
 def _deliver_committed_jobs(session: Session) -> None:
     session.info.pop("covet_jobs", None)
-    ids = session.info.pop("covet_job_ids", None)
-    if ids and has_app_context():
+    ids, pushes = session.info.pop("covet_job_ids", None), session.info.pop("covet_pushes", None)
+    if (ids or pushes) and has_app_context():
         app = current_app._get_current_object()
         if app.config.get("JOBS_HANDOFF") == "background" and app.config.get("REDIS_URL"):
             from covet.jobs.handoff import submit
 
-            submit(app, ids)  # off the request path; the outbox flush covers a process that dies first
-        else:
+            submit(app, ids or [], pushes or [])  # off the request path; sweeps cover a process that dies
+            return
+        if ids:
             deliver(app, ids)
+        if pushes:
+            push_unrecorded(app, pushes)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_rolled_back_jobs(session: Session) -> None:
+    session.info.pop("covet_pushes", None)
     session.info.pop("covet_jobs", None)
     session.info.pop("covet_job_ids", None)
 
@@ -202,12 +237,29 @@ def _push_to_rq(connection, rows: list[JobOutbox]) -> int:
     return len(pushed)
 
 
-def _enqueue_group(connection, queue_name: str, delay: int, rows: list[JobOutbox]) -> None:
+def push_unrecorded(app: Flask, pushes: list[Push]) -> int:
+    """Push jobs that have no outbox row; a failure is only logged (their owners' sweeps queue them again)."""
+    from covet.redis_client import get_redis
+
+    groups: dict[str, list[Push]] = {}
+    for push in pushes:
+        groups.setdefault(push.queue, []).append(push)
+    pushed = 0
+    for queue_name, group in groups.items():
+        try:
+            _enqueue_group(get_redis(app), queue_name, 0, group)
+            pushed += len(group)
+        except Exception as exc:  # Redis down
+            get_logger("covet.jobs").warning("push_deferred", extra={"count": len(group), "error": str(exc)[:300]})
+    return pushed
+
+
+def _enqueue_group(connection, queue_name: str, delay: int, rows: list[JobOutbox] | list[Push]) -> None:
     from rq import Queue, Retry
 
     queue = Queue(queue_name, connection=connection)
 
-    def options(row: JobOutbox) -> dict:
+    def options(row: JobOutbox | Push) -> dict:
         retry = Retry(max=len(row.retry_intervals), interval=row.retry_intervals) if row.retry_intervals else None
         return dict(args=row.args, kwargs=row.kwargs, job_id=row.job_id, timeout=row.timeout, retry=retry,
                     failure_ttl=7 * 24 * 3600, result_ttl=24 * 3600)

@@ -1,4 +1,5 @@
-"""Hand committed outbox rows to RQ from a thread of the web process, in batches, off the request path.
+"""Hand committed outbox rows (and rowless pushes) to RQ from a thread of the web process, in batches, off the
+request path.
 
 A request that enqueues a job (a Stripe webhook's acknowledgement, say) commits its outbox row and returns;
 this thread claims the rows and pushes them to RQ, many per round trip. If the process dies first, the rows
@@ -21,9 +22,10 @@ _state: dict = {}
 _lock = threading.Lock()
 
 
-def submit(app: Flask, ids: list[int]) -> None:
-    """Queue these committed outbox ids for delivery by this process's hand-off thread."""
-    _inbox(app).put(ids)
+def submit(app: Flask, ids: list[int], pushes: list | None = None) -> None:
+    """Queue committed outbox ids (and jobs without a row, see core.enqueue_unrecorded) for this process's
+    hand-off thread."""
+    _inbox(app).put((list(ids), list(pushes or [])))
 
 
 def _inbox(app: Flask) -> queue.Queue:
@@ -38,14 +40,15 @@ def _inbox(app: Flask) -> queue.Queue:
 
 def _run(app: Flask, inbox: queue.Queue) -> None:
     while True:
-        ids, taken = list(inbox.get()), 1
-        while len(ids) < BATCH:
+        ids, pushes = inbox.get()
+        taken = 1
+        while len(ids) + len(pushes) < BATCH:
             try:
-                ids += inbox.get_nowait()
+                more_ids, more_pushes = inbox.get_nowait()
             except queue.Empty:
                 break
-            taken += 1
-        _deliver(app, ids)
+            ids, pushes, taken = ids + more_ids, pushes + more_pushes, taken + 1
+        _deliver(app, ids, pushes)
         for _ in range(taken):
             inbox.task_done()
 
@@ -57,12 +60,15 @@ def wait_idle() -> None:
         inbox.join()
 
 
-def _deliver(app: Flask, ids: list[int]) -> None:
-    from covet.jobs.core import deliver
+def _deliver(app: Flask, ids: list[int], pushes: list) -> None:
+    from covet.jobs.core import deliver, push_unrecorded
 
     try:
         with app.app_context():
-            deliver(app, ids)
+            if pushes:
+                push_unrecorded(app, pushes)
+            if ids:
+                deliver(app, ids)
     except Exception as exc:  # the rows stay pending: the outbox flush delivers them
         get_logger("covet.jobs").warning("handoff_deferred", extra={"count": len(ids),
                                                                     "error": f"{type(exc).__name__}: {exc}"[:300]})
@@ -73,14 +79,15 @@ def drain() -> None:
     inbox, app = _state.get("inbox"), _state.get("app")
     if inbox is None or _state.get("pid") != os.getpid():
         return
-    ids: list[int] = []
+    ids, pushes = [], []
     while True:
         try:
-            ids += inbox.get_nowait()
+            more_ids, more_pushes = inbox.get_nowait()
         except queue.Empty:
             break
-    if ids:
-        _deliver(app, ids)
+        ids, pushes = ids + more_ids, pushes + more_pushes
+    if ids or pushes:
+        _deliver(app, ids, pushes)
 
 
 atexit.register(drain)

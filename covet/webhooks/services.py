@@ -62,8 +62,18 @@ def event_shape_problem(event, payload: bytes) -> str | None:
     return None
 
 
+def event_job_id(event_row_id: int) -> str:
+    """The RQ job id of a stored event's first processing (the sweep looks it up to see a lost push)."""
+    return f"stripe-event-{event_row_id}"
+
+
 def store_event(event: dict) -> bool:
-    """Store the event and enqueue its processing in one transaction; False for a duplicate id."""
+    """Store the event and queue its processing after the commit; False for a duplicate id.
+
+    The stored row is the event's own outbox: it stays pending until processed, and the sweep
+    (covet/webhooks/sweep.py) queues it again if the push after commit was lost; so the acknowledgement
+    is one INSERT and its commit."""
+    from covet.jobs.core import enqueue_unrecorded
     from covet.webhooks.jobs import process_stripe_event
 
     new_id = insert_if_absent(
@@ -73,7 +83,7 @@ def store_event(event: dict) -> bool:
     if new_id is None:
         db.session.rollback()
         return False
-    enqueue(process_stripe_event, new_id)
+    enqueue_unrecorded(process_stripe_event, new_id, job_id=event_job_id(new_id))
     db.session.commit()
     return True
 

@@ -36,4 +36,23 @@ def test_an_event_that_never_succeeds_is_failed_for_an_admin(app, db, redis_conn
     assert requeue_stranded_events() == 0
     db.session.expire_all()
     assert db.session.get(StripeEvent, row.id).status == "failed"
-    assert "gave up" in db.session.get(StripeEvent, row.id).last_error
+    assert "gave up" in db.session.get(StripeEvent, row.id).last_error  # none recorded before
+
+
+def test_the_ack_writes_no_outbox_row_and_a_lost_push_is_found(app, db, redis_conn):
+    """The stored event is its own outbox: its job goes to RQ under a fixed id; if Redis loses it, the
+    sweep sees no job under that id and queues the event again."""
+    from rq.job import Job
+
+    from covet.webhooks.services import event_job_id, store_event
+    from tests.webhooks.support import event
+
+    assert store_event(event("checkout.session.expired", {"id": "cs_1", "object": "checkout.session"}))
+    row = db.session.scalar(select(StripeEvent))
+    assert outbox_args(db) == []
+    later = utcnow() + GRACE * 2
+    assert requeue_stranded_events(now=later) == 0  # RQ holds its job
+    assert Job.exists(event_job_id(row.id), connection=redis_conn)
+    redis_conn.flushdb()  # Redis restarted empty
+    assert requeue_stranded_events(now=later) == 1
+    assert outbox_args(db) == [[row.id]]
