@@ -25,6 +25,7 @@ from covet.orders.views import bp, counts_oob, queue_return_url, row_response
 from covet.payments.gateway import GatewayError, PaymentsDisabledError
 from covet.web.actor import current_actor
 from covet.web.htmx import is_fragment_request, redirect_after_post, render_page, toast
+from covet.web.params import parse_id, parse_whole
 from covet.web.policy import EVERYONE, STAFF, allow, roles_for
 
 DETAIL = "orders/detail.html"
@@ -136,12 +137,14 @@ def _quantities(prefix: str) -> tuple[dict[int, int], dict]:
     """{line id: units} from `<prefix><line id>` fields; blank is 0; errors keyed by the field."""
     found, errors = {}, {}
     for name, value in request.form.items():
-        if not name.startswith(prefix) or not name[len(prefix):].isdecimal():
+        line_id = parse_id(name[len(prefix):]) if name.startswith(prefix) else None
+        if line_id is None:
             continue
         text = value.strip()
-        if text and not text.isdecimal():
-            errors[name] = "Enter a whole number."
-        found[int(name[len(prefix):])] = int(text) if text.isdecimal() else 0
+        try:
+            found[line_id] = parse_whole(text, 0, 100_000) if text else 0
+        except ValueError as exc:
+            errors[name], found[line_id] = str(exc), 0
     return found, errors
 
 
@@ -154,7 +157,7 @@ def order_fulfil(order_id: int):
     def ship(order: Order) -> str:
         actor = current_actor()
         # The service refuses another store's lines for a merchant: their own store is only the default.
-        store_id = request.form.get("store_id", type=int) or (None if is_staff(actor) else actor.store_id)
+        store_id = parse_id(request.form.get("store_id")) or (None if is_staff(actor) else actor.store_id)
         quantities, errors = _quantities("quantity-")
         if errors:
             raise ValidationError(errors)
@@ -213,13 +216,12 @@ def order_assign(order_id: int):
 
     def give(order: Order) -> str:
         value = request.form.get("assignee", "").strip()
-        if value not in ("", "me") and not value.isdecimal():
+        if value not in ("", "me") and parse_id(value) is None:
             raise ValidationError({"assignee": "Choose someone from the list."})
-        assignee_id = current_user.id if value == "me" else (int(value) if value else None)
+        assignee_id = current_user.id if value == "me" else parse_id(value)
         seen = {}
         if "expected_assignee" in request.form:  # the queue row says who it showed
-            shown = request.form["expected_assignee"].strip()
-            seen["expected_assignee"] = int(shown) if shown.isdecimal() else None
+            seen["expected_assignee"] = parse_id(request.form["expected_assignee"])
         order = assign(order.id, assignee_id, current_actor(), **seen)
         if assignee_id is None:
             return f"{order.number} is unassigned."

@@ -28,3 +28,22 @@ def test_hostile_queue_amount_filters_are_reported(client, login_as, make_order,
         response = client.get("/admin/orders/", query_string={name: amount})
         body = response.get_data(as_text=True)
         assert response.status_code == 422 and ("is not an amount" in body or "too large" in body)
+
+
+HUGE = "9" * 5000
+
+
+def test_hostile_restock_and_assignee_values_are_422s(client, db, login_as, make_order, htmx_headers):
+    """A 5,000-digit restock quantity or assignee used to reach int() and the database: now a clear 422."""
+    order = make_order()
+    login_as("staff")
+    fields = form_fields(page(client, order), "refund-form")
+    line_id = order.lines[0].id
+    response = client.post(f"/admin/orders/{order.id}/refund", headers=htmx_headers,
+                           data={**fields, "amount": "1.00", f"restock-{line_id}": HUGE, f"restock-{HUGE}": "1"})
+    assert response.status_code == 422 and "Enter a number from 0 to 100,000" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Refund)) == 0
+    fields = form_fields(page(client, order), "assign-form")
+    response = client.post(f"/admin/orders/{order.id}/assign", headers=htmx_headers,
+                           data={**fields, "assignee": HUGE, "expected_assignee": HUGE})
+    assert response.status_code == 422 and "Choose someone from the list" in response.get_data(as_text=True)
