@@ -186,6 +186,10 @@ def load_config(instance_path: str, environ: dict | None = None) -> dict:
         "REDIS_URL": env.get("REDIS_URL"),
         "RATELIMIT_STORAGE_URI": env.get("REDIS_URL") or "memory://",
         "RATELIMIT_KEY_PREFIX": "covet",
+        # Redis down: limits are counted in this process's memory (Flask-Limiter logs the switch, checks
+        # Redis again and moves back); a rate limit never turns a request into a 500.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         "MEDIA_ROOT": str(instance / "media"),
         "SESSION_COOKIE_SECURE": secure,
         "SESSION_COOKIE_HTTPONLY": True,

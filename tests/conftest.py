@@ -15,6 +15,8 @@ from __future__ import annotations
 import atexit
 import os
 import re
+import shutil
+import subprocess
 import threading
 import uuid
 from urllib.parse import urlsplit, urlunsplit
@@ -400,3 +402,36 @@ def stripe_fake(_stripe_fake_server):
     """The Stripe fake for what localstripe lacks, emptied for this test; fake.set_stripe_config(app) uses it."""
     _stripe_fake_server.reset()
     return _stripe_fake_server
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of our own that the test can stop and start again on the same port."""
+    binary = shutil.which("redis-server")
+    if not binary or not REDIS_URL:
+        pytest.skip("needs redis-server and REDIS_URL")
+    port = free_port()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--dir", str(tmp_path)]
+
+    class Server:
+        url = f"redis://127.0.0.1:{port}/0"
+        process = None
+
+        def start(self):
+            self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+            for line in self.process.stdout:  # redis-server says when it is ready: no guessing with sleeps
+                if "Ready to accept connections" in line:
+                    return
+            raise RuntimeError("redis-server exited before it was ready")
+
+        def stop(self):
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process.stdout.close()
+
+    server = Server()
+    server.start()
+    yield server
+    if server.process.returncode is None:
+        server.stop()
