@@ -38,6 +38,16 @@ def _purge_pending_cache_tags() -> int:
     return purge_pending_tags()["tags"]
 
 
+def _send_waiting_transfers() -> int:
+    # Safety net: a store whose payouts were enabled without an event we saw.
+    from covet.extensions import db
+    from covet.payments.transfers import release_waiting_transfers
+
+    queued = release_waiting_transfers(statuses=("waiting",))  # failed ones: RQ's retries, then staff's Retry
+    db.session.commit()
+    return queued
+
+
 def recover() -> int:
     """Jobs Redis lost are sent again; stored Stripe events nothing is working on are queued again."""
     from covet.jobs.recovery import recover_lost_jobs
@@ -55,6 +65,7 @@ SCHEDULE: dict[str, tuple[Callable[[], int], int, str]] = {
     "dispute-deadline-reminders": (_dispute_reminders, 3600, "low"),
     "settle-dispute-liability": (_settle_dispute_liability, 900, "default"),
     "purge-pending-cache-tags": (_purge_pending_cache_tags, 60, "default"),
+    "send-waiting-transfers": (_send_waiting_transfers, 900, "default"),
 }
 
 

@@ -59,6 +59,7 @@ class Transfer(db.Model):
     __tablename__ = "transfers"
     __table_args__ = (
         UniqueConstraint("order_id", "store_id"),
+        Index("ix_transfers_status_store", "status", "store_id"),  # waiting/failed ones, per store
         CheckConstraint("amount >= 0 AND commission_amount >= 0", name="amounts_not_negative"),
     )
 
@@ -74,6 +75,11 @@ class Transfer(db.Model):
     # Open store debt subtracted from this transfer (Stripe got amount - debt_netted); decided once, before
     # the first attempt, so every retry sends the same amount. None: not decided yet.
     debt_netted: Mapped[int | None] = mapped_column(Integer)
+    # pending (booked) → created (Stripe has it); waiting (payouts not enabled yet); failed (Stripe refused:
+    # the reason is kept, the sweep and staff's Retry try again); netted (a dispute debt took all of it).
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    # Stripe keeps an idempotent request's error for 24 h: a retry after a refusal uses a new key (…:r<n>).
+    refusals: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
 
 

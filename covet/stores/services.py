@@ -97,6 +97,10 @@ def sync_store_account(account) -> Store | None:
         record(Actor.system("stripe"), "store.connect_synced", "store", store.id, before=before, after=_flags(store),
                store_id=store.id)
     db.session.flush()
+    if store.payouts_enabled:  # transfers booked while it could not receive them go out now (after commit)
+        from covet.payments.transfers import release_waiting_transfers
+
+        release_waiting_transfers(store.id)
     return store
 
 

@@ -10,7 +10,7 @@ from covet.stores.models import Store
 from covet.stores.policies import POLICY_FIELDS, POLICY_LIMIT
 from covet.web.actor import current_actor
 from covet.web.htmx import redirect_after_post, render_page, toast
-from covet.web.policy import EVERYONE, allow, get_scoped_or_404, store_scope
+from covet.web.policy import EVERYONE, STAFF, allow, get_scoped_or_404, store_scope
 from covet.web.urls import public_url
 
 bp = Blueprint("stores", __name__, url_prefix="/admin/stores")
@@ -26,9 +26,12 @@ def store_list():
 
 def _detail(store: Store, http_status: int = 200, connect_error: str | None = None, policy_errors=None,
             policy_form=None):
+    from covet.payments.transfers import transfer_summary
+
     line_count = db.session.scalar(select(func.count()).select_from(OrderLine).where(OrderLine.store_id == store.id))
     status = services.connect_status(store)
     return render_page("stores/detail.html", "store_connect", http_status=http_status, store=store,
+                       transfers=transfer_summary(store.id), may_retry=current_actor().role in STAFF,
                        line_count=line_count, connect_status=status, status_label=services.STATUS_LABELS[status],
                        stripe_enabled=services.stripe_enabled(), disabled_message=services.CONNECT_DISABLED,
                        connect_error=connect_error, policy_fields=POLICY_FIELDS, policy_limit=POLICY_LIMIT,
@@ -59,6 +62,27 @@ def store_policies(store_id: int):
         return _detail(store, 422, policy_errors=exc.errors, policy_form=request.form)
     toast("Policies saved. Dispute evidence uses them from now on.")
     return redirect_after_post(url_for("stores.store_detail", store_id=store.id) + "#store-policies")
+
+
+@bp.post("/<int:store_id>/transfers/retry")
+@allow(*STAFF)
+def transfers_retry(store_id: int):
+    """Staff: send again this store's waiting and failed transfers (one Stripe transfer per order, whatever
+    else fires too)."""
+    from covet.audit.services import record
+    from covet.payments.transfers import release_waiting_transfers
+
+    store = get_scoped_or_404(Store, store_id, store_column="id")
+    if not (store.payouts_enabled and store.stripe_account_id):
+        toast("This store cannot receive transfers yet: its Stripe payouts are not enabled.", "error")
+        return redirect_after_post(url_for("stores.store_detail", store_id=store.id) + "#store-transfers")
+    queued = release_waiting_transfers(store.id)
+    record(current_actor(), "store.transfers_retried", "store", store.id, after={"orders": queued},
+           store_id=store.id)
+    db.session.commit()
+    toast(f"Sending the transfers of {queued} order{'s' if queued != 1 else ''} again." if queued
+          else "No waiting or failed transfers to send.")
+    return redirect_after_post(url_for("stores.store_detail", store_id=store.id) + "#store-transfers")
 
 
 def _onboarding(store: Store):
