@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, make_response, render_template, request, url_for
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from covet.observability import get_logger
@@ -51,6 +52,23 @@ def handle_csrf_error(error: CSRFError):
     return _error_response(400, "Your session expired or the form was stale. Reload the page and try again.")
 
 
+DATABASE_DOWN = "The database is unavailable for a moment. Nothing was changed: try again in a few seconds."
+
+
+def handle_database_unavailable(error: Exception):
+    """PostgreSQL restarting or unreachable: a 503 the user can act on (the pool reconnects by itself:
+    pool_pre_ping), not a 500."""
+    from flask import current_app, g
+
+    get_logger().warning("database_unavailable", extra={"error": f"{type(error).__name__}: {error}"[:300]})
+    _rollback()
+    if g.get("_login_user") is None:  # the page must not ask the database who is signed in
+        g._login_user = current_app.login_manager.anonymous_user()
+    response = _error_response(503, DATABASE_DOWN)
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def handle_unexpected(error: Exception):
     get_logger().exception("unhandled_error")
     _rollback()  # a failed statement aborts the transaction: the error page's own queries (current_user) would fail
@@ -69,4 +87,6 @@ def _rollback() -> None:
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(InterfaceError, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected)
