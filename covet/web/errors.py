@@ -55,11 +55,25 @@ def handle_csrf_error(error: CSRFError):
 DATABASE_DOWN = "The database is unavailable for a moment. Nothing was changed: try again in a few seconds."
 
 
+def _unavailable(error: Exception) -> bool:
+    """The database could not be reached or dropped the connection (not a bad query on a healthy one)."""
+    if getattr(error, "connection_invalidated", False) or isinstance(error, InterfaceError):
+        return True
+    orig = getattr(error, "orig", None)
+    if type(orig).__module__.startswith("psycopg"):
+        import psycopg
+
+        return isinstance(orig, psycopg.OperationalError)  # refused, shut down, terminated, serialization
+    return "database is locked" in str(orig)  # SQLite busy; its "no such table" is a bug, a 500
+
+
 def handle_database_unavailable(error: Exception):
     """PostgreSQL restarting or unreachable: a 503 the user can act on (the pool reconnects by itself:
     pool_pre_ping), not a 500."""
     from flask import current_app, g
 
+    if not _unavailable(error):
+        return handle_unexpected(error)
     get_logger().warning("database_unavailable", extra={"error": f"{type(error).__name__}: {error}"[:300]})
     _rollback()
     if g.get("_login_user") is None:  # the page must not ask the database who is signed in
