@@ -134,6 +134,10 @@ def _finish_stuck(found: Refund, order: Order, actor: Actor) -> Refund:
         order.refunded_amount += found.amount
         order.payment_status = "refunded" if order.refunded_amount >= order.total_amount else "partially_refunded"
     found.stripe_refund_id, found.status = result["id"], status
+    if status == "succeeded":
+        from covet.payments.refund_reversals import reverse_for_refund
+
+        reverse_for_refund(found)
     record(actor, "order.refunded", "order", order.id,
            after={"amount": found.amount, "refund": result["id"], "resumed": True})
     db.session.commit()

@@ -83,6 +83,31 @@ class Transfer(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
 
 
+class RefundReversal(TimestampMixin, db.Model):
+    """One store's share of a refund taken back from its transfer (covet/payments/refund_reversals.py).
+
+    pending: booked; done: Stripe reversed it; netted: the transfer was not sent yet, so it was cut instead;
+    failed: Stripe unreachable (retried); debt: the seller's balance was short, a StoreDebt holds it."""
+
+    __tablename__ = "refund_reversals"
+    __table_args__ = (
+        UniqueConstraint("refund_id", "store_id"),
+        CheckConstraint(enum_check("status", ("pending", "done", "netted", "failed", "debt")), name="status_valid"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id", ondelete="CASCADE"), nullable=False)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="RESTRICT"), nullable=False, index=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id", ondelete="CASCADE"), nullable=False,
+                                             index=True)
+    amount: Mapped[int] = mapped_column(Integer, nullable=False)
+    currency: Mapped[str] = mapped_column(Currency(), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    stripe_reversal_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+
+
 # --- Seller liability for disputes (covet/disputes/liability.py decides; these rows record) ---
 REVERSAL_KINDS = ("reverse", "retransfer")
 # pending: booked, Stripe not (yet) answered; done: Stripe did it; failed: Stripe refused or was unreachable

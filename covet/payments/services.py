@@ -90,6 +90,8 @@ def mark_order_paid(order: Order) -> bool:
     _apply_refunded_status(order)  # a charge.refunded handled before the payment landed
     sell_stock(order)
     book_transfers(order)
+    db.session.flush()
+    _reverse_refunds(db.session.scalars(select(Refund).where(Refund.order_id == order.id)).all())  # came first
     queue_email("order_confirmation", order.email, confirmation_context(order), f"order-confirmation:{order.number}",
                 order_id=order.id)
     return True
@@ -146,6 +148,7 @@ def record_refunds(order: Order, charge: dict) -> None:
     """Refunds seen on a charge: rows by Stripe id, and the order's refunded amount (never decreasing)."""
     payment = payment_for(order, intent_id=charge.get("payment_intent"))
     note_charge(order, payment, charge.get("id"))
+    seen = []
     for refund in (charge.get("refunds") or {}).get("data", []):
         row = db.session.scalar(select(Refund).where(Refund.stripe_refund_id == refund["id"]))
         if row is None:
@@ -155,9 +158,19 @@ def record_refunds(order: Order, charge: dict) -> None:
             db.session.add(row)
         row.status = {"succeeded": "succeeded", "failed": "failed", "canceled": "cancelled"}.get(
             refund.get("status"), "pending")
+        seen.append(row)
     refunded = max(order.refunded_amount, min(charge.get("amount_refunded", 0), order.total_amount))
     order.refunded_amount = refunded
     _apply_refunded_status(order)  # before the payment, the amount waits: mark_order_paid applies it
+    db.session.flush()
+    _reverse_refunds(seen)  # refunds made in Stripe's dashboard take the stores' shares back too (once)
+
+
+def _reverse_refunds(refunds) -> None:
+    from covet.payments.refund_reversals import reverse_for_refund
+
+    for refund in refunds:
+        reverse_for_refund(refund)
 
 
 def _apply_refunded_status(order: Order) -> None:
