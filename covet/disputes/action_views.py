@@ -17,6 +17,7 @@ from covet.disputes.reasons import EVIDENCE_FIELDS, FILE_FIELDS
 from covet.disputes.views import bp, render_detail
 from covet.errors import ConflictError, NotFoundError, ValidationError
 from covet.extensions import db
+from covet.media.storage import StorageError
 from covet.money import format_money
 from covet.payments.gateway import GatewayError, PaymentsDisabledError
 from covet.web.actor import current_actor
@@ -32,6 +33,9 @@ STRIPE_WORDS = {
     "dispute_closed": "Stripe says the dispute is closed: nothing more can be sent.",
     "dispute_past_due": "The deadline has passed: Stripe no longer accepts evidence for this dispute.",
 }
+
+
+STORAGE_DOWN = "The file could not be stored just now (media storage did not answer). Nothing was saved: try again."
 
 
 def _act(dispute_id: int, action: Callable[[], str], anchor: str = "") -> Response:
@@ -51,6 +55,9 @@ def _act(dispute_id: int, action: Callable[[], str], anchor: str = "") -> Respon
         db.session.rollback()
         return render_detail(dispute_id, 422, form=request.form,
                              errors={"dispute": "Payments are not configured (STRIPE_SECRET_KEY): nothing was sent."})
+    except StorageError:
+        db.session.rollback()  # no row without its file: the same upload may simply be sent again
+        return render_detail(dispute_id, 503, form=request.form, errors={"file": STORAGE_DOWN})
     except GatewayError as exc:
         db.session.rollback()  # nothing kept: the same form may be sent again (Stripe answers a key once)
         words = STRIPE_WORDS.get(exc.code or "", f"Stripe refused: {exc}")

@@ -171,7 +171,10 @@ class LocalStorage:
             raise StorageError("The file is missing from storage.") from exc
 
     def put(self, key: str, data: bytes, content_type: str, cache_control: str = IMMUTABLE) -> None:
-        self.write_stream(key, io.BytesIO(data), len(data))
+        try:
+            self.write_stream(key, io.BytesIO(data), len(data))
+        except OSError as exc:  # disk full, permissions: the caller answers like for S3, not with a 500
+            raise StorageError(f"The file could not be written: {exc.strerror or exc}.") from exc
 
     def write_stream(self, key: str, stream, size: int, exclusive: bool = False) -> None:
         """Copy exactly `size` bytes from `stream` to the key, atomically; a short body is refused.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
 import pytest
@@ -168,3 +169,20 @@ def test_past_deadline_is_read_only(client, login_as, stripe_fake, open_dispute)
     login_as("staff")
     page = client.get(f"/admin/disputes/{open_dispute.id}").text
     assert 'id="past-due"' in page and 'id="evidence-form"' not in page
+
+
+def test_an_upload_while_storage_is_down_is_a_503_that_keeps_nothing(app, client, login_as, stripe_fake,
+                                                                     open_dispute, moto_endpoint):
+    from covet.disputes.models import DisputeFile
+    from tests.disputes.evidence_support import make_pdf
+    from tests.media.support import fresh_bucket
+
+    s3 = fresh_bucket(app, moto_endpoint)
+    s3.client.delete_bucket(Bucket=s3.bucket)  # the bucket is gone: every put fails
+    login_as("staff")
+    page = client.get(f"/admin/disputes/{open_dispute.id}").get_data(as_text=True)
+    response = client.post(f"/admin/disputes/{open_dispute.id}/files", content_type="multipart/form-data", data={
+        "csrf_token": csrf_from(page), "evidence_field": "receipt", "file": (io.BytesIO(make_pdf(1)), "receipt.pdf")})
+    assert response.status_code == 503
+    assert "could not be stored just now" in response.get_data(as_text=True)
+    assert db.session.scalar(select(DisputeFile.id)) is None
