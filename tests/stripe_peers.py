@@ -160,6 +160,7 @@ class StripeFake:
             self.intent_data: dict[str, dict] = {}
             self.account_balance: dict[str, int] = {}  # connected account → available balance; absent = unlimited
             self.file_contents: dict[str, bytes] = {}  # file id → the uploaded bytes
+        self.hold_answers_to(None)
 
     def set_stripe_config(self, app) -> None:
         set_stripe_config(app, self.url)
@@ -279,7 +280,17 @@ class StripeFake:
             status, answer, extra, keep = self._dispatch(method, path, params)
             if key and keep:
                 self._saved[scope] = (fingerprint, status, json.dumps(answer))
-            return status, answer, extra
+        if self.hold_after and re.fullmatch(self.hold_after, path):  # done, but the answer waits (outside the lock)
+            self.held.set()
+            self.release.wait(60)
+        return status, answer, extra
+
+    def hold_answers_to(self, pattern: str | None) -> None:
+        """Do the work of requests to paths matching `pattern`, then hold the answer until `release` is set:
+        the caller can be killed after Stripe acted and before it heard back."""
+        if getattr(self, "release", None) is not None:
+            self.release.set()  # let a request still held from before go
+        self.hold_after, self.held, self.release = pattern, threading.Event(), threading.Event()
 
     def _dispatch(self, method: str, path: str, params: dict) -> tuple[int, dict | None, dict, bool]:
         for verb, pattern, action in ROUTES:
