@@ -21,7 +21,6 @@ from covet.observability import get_logger
 from covet.orders.models import Order
 from covet.payments import gateway
 from covet.payments.models import Refund, RefundReversal, StoreDebt, Transfer
-from covet.stores.models import Store
 
 log = get_logger("covet.payments")
 
@@ -96,9 +95,3 @@ def send_refund_reversals(refund_id: int) -> int:
         raise retry  # RQ retries with backoff
     return done
 
-
-def reversals_by_store(order_id: int) -> list[tuple[RefundReversal, str]]:
-    """An order's refund reversals with their store's name (for the order page)."""
-    return db.session.execute(select(RefundReversal, Store.name).join(Store, Store.id == RefundReversal.store_id)
-                              .join(Refund, Refund.id == RefundReversal.refund_id)
-                              .where(Refund.order_id == order_id).order_by(RefundReversal.id)).all()
