@@ -20,7 +20,7 @@ from covet.orders import timeline
 from covet.orders.access import order_for, store_scope
 from covet.orders.fulfilment import fulfilment_status
 from covet.orders.models import Fulfilment, FulfilmentLine, Order, OrderLine, OrderNote, OrderTag
-from covet.payments.models import Payment, Refund, Transfer
+from covet.payments.models import Payment, Refund, RefundReversal, Transfer
 from covet.stores.models import Store
 
 LIMIT = 200  # rows per source: an order with more than this of anything is read in the audit log
@@ -71,6 +71,8 @@ class FulfilmentView:
 class RefundView:
     refund: Refund
     created_by: str | None
+    # What each store gave back for it: (store name, amount, currency, status) — see payments/refund_reversals.
+    reversals: list[tuple[str, int, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -225,7 +227,17 @@ def _refunds(order_id: int) -> list[RefundView]:
     rows = db.session.execute(select(Refund, User.email).outerjoin(User, User.id == Refund.created_by_id)
                               .where(Refund.order_id == order_id)
                               .order_by(Refund.created_at.desc(), Refund.id.desc()).limit(LIMIT))
-    return [RefundView(refund, email) for refund, email in rows]
+    views = [RefundView(refund, email) for refund, email in rows]
+    by_refund: dict[int, list] = {}
+    if views:
+        for reversal, name in db.session.execute(
+                select(RefundReversal, Store.name).join(Store, Store.id == RefundReversal.store_id)
+                .where(RefundReversal.refund_id.in_([v.refund.id for v in views])).order_by(RefundReversal.id)):
+            by_refund.setdefault(reversal.refund_id, []).append(
+                (name, reversal.amount, reversal.currency, reversal.status))
+    for view in views:
+        view.reversals = by_refund.get(view.refund.id, [])
+    return views
 
 
 def _fulfilments(order_id: int, store_id: int | None, lines: list[OrderLine]) -> list[FulfilmentView]:

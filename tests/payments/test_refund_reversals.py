@@ -31,7 +31,7 @@ def _reversed(stripe_fake) -> list[int]:
 
 
 def test_a_partial_refund_reverses_the_stores_share_then_the_rest_takes_what_is_left(client, db, shop,
-                                                                                      stripe_fake):
+                                                                                      stripe_fake, login_as):
     order, transfer = _paid(client, db, shop, stripe_fake)
     refund_order(order.id, 10_000, STAFF, "refund-one")  # €100 of €500: 20 % of the store's €450
     run_queued(current_app)
@@ -44,6 +44,10 @@ def test_a_partial_refund_reverses_the_stores_share_then_the_rest_takes_what_is_
     refund_order(order.id, 40_000, STAFF, "refund-two")  # the same click again: one refund, no new reversal
     run_queued(current_app)
     assert len(_reversed(stripe_fake)) == 2
+    login_as("staff")  # support sees where the money came from, under each refund
+    page = client.get(f"/admin/orders/{order.id}").get_data(as_text=True)
+    assert "Taken back from Lune's transfer: €90.00 — reversed on Stripe" in page
+    assert "Taken back from Lune's transfer: €360.00 — reversed on Stripe" in page
 
 
 def test_a_dashboard_refund_is_reversed_once(client, db, shop, stripe_fake):
