@@ -221,16 +221,8 @@ def deliver(app: Flask, ids: list[int] | None = None) -> int:
 
 def _push_to_rq(connection, rows: list[JobOutbox]) -> int:
     """Push rows to RQ, each queue's immediate jobs in one pipeline; a failed push leaves them for the flush."""
-    pushed, failed = [], {}
-    groups: dict[tuple[str, int], list[JobOutbox]] = {}
-    for row in rows:
-        groups.setdefault((row.queue, row.delay_seconds or 0), []).append(row)
-    for (queue_name, delay), group in groups.items():
-        try:
-            _enqueue_group(connection, queue_name, delay, group)
-            pushed += group
-        except Exception as exc:  # Redis down: keep the rows for the next flush
-            failed.update({row.id: f"{type(exc).__name__}: {exc}"[:500] for row in group})
+    pushed, failures = _push_grouped(connection, rows)
+    failed = {row.id: f"{type(exc).__name__}: {exc}"[:500] for group, exc in failures for row in group}
     _settle(pushed, failed)
     if failed:
         get_logger("covet.jobs").warning("enqueue_deferred", extra={"count": len(failed)})
@@ -241,17 +233,25 @@ def push_unrecorded(app: Flask, pushes: list[Push]) -> int:
     """Push jobs that have no outbox row; a failure is only logged (their owners' sweeps queue them again)."""
     from covet.redis_client import get_redis
 
-    groups: dict[str, list[Push]] = {}
-    for push in pushes:
-        groups.setdefault(push.queue, []).append(push)
-    pushed = 0
-    for queue_name, group in groups.items():
+    pushed, failures = _push_grouped(get_redis(app), pushes)
+    for group, exc in failures:  # Redis down
+        get_logger("covet.jobs").warning("push_deferred", extra={"count": len(group), "error": str(exc)[:300]})
+    return len(pushed)
+
+
+def _push_grouped(connection, jobs: list) -> tuple[list, list[tuple[list, Exception]]]:
+    """Enqueue jobs (outbox rows or Pushes) one group per queue and delay: (pushed, [(group, error)])."""
+    groups: dict[tuple[str, int], list] = {}
+    for item in jobs:
+        groups.setdefault((item.queue, item.delay_seconds or 0), []).append(item)
+    pushed, failures = [], []
+    for (queue_name, delay), group in groups.items():
         try:
-            _enqueue_group(get_redis(app), queue_name, 0, group)
-            pushed += len(group)
-        except Exception as exc:  # Redis down
-            get_logger("covet.jobs").warning("push_deferred", extra={"count": len(group), "error": str(exc)[:300]})
-    return pushed
+            _enqueue_group(connection, queue_name, delay, group)
+            pushed += group
+        except Exception as exc:  # noqa: BLE001 - Redis down: the caller keeps or logs the group
+            failures.append((group, exc))
+    return pushed, failures
 
 
 def _enqueue_group(connection, queue_name: str, delay: int, rows: list[JobOutbox] | list[Push]) -> None:
@@ -275,8 +275,8 @@ def _enqueue_group(connection, queue_name: str, delay: int, rows: list[JobOutbox
         pipe.execute()
 
 
-def _settle(done: list[JobOutbox], failed: dict[int, str], backoff: dt.timedelta | None = None) -> None:
-    """Mark delivered rows queued (until their job finishes); release failed ones (after `backoff`)."""
+def _settle(done: list[JobOutbox], failed: dict[int, str]) -> None:
+    """Mark delivered rows queued (until their job finishes); release failed ones with their error."""
     now = utcnow()
     with Session(db.engine) as session:
         if done:  # a delayed job too is checked soon: RQ holds it as scheduled, or lost it
@@ -285,7 +285,7 @@ def _settle(done: list[JobOutbox], failed: dict[int, str], backoff: dt.timedelta
         for row_id, error in failed.items():
             session.execute(update(JobOutbox).where(JobOutbox.id == row_id).values(
                 attempts=JobOutbox.attempts + 1, last_error=error,
-                locked_until=utcnow() + backoff if backoff else None))
+                locked_until=None))
         session.commit()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import os
 import queue
+import sys
 import threading
 
 from flask import Flask
@@ -40,17 +41,23 @@ def _inbox(app: Flask) -> queue.Queue:
 
 def _run(app: Flask, inbox: queue.Queue) -> None:
     while True:
-        ids, pushes = inbox.get()
-        taken = 1
-        while len(ids) + len(pushes) < BATCH:
-            try:
-                more_ids, more_pushes = inbox.get_nowait()
-            except queue.Empty:
-                break
-            ids, pushes, taken = ids + more_ids, pushes + more_pushes, taken + 1
+        ids, pushes, taken = _take(inbox, inbox.get(), BATCH)
         _deliver(app, ids, pushes)
         for _ in range(taken):
             inbox.task_done()
+
+
+def _take(inbox: queue.Queue, first: tuple[list, list], limit: int) -> tuple[list, list, int]:
+    """`first` and whatever else is waiting, up to `limit` jobs: (outbox ids, pushes, items taken)."""
+    ids, pushes = first
+    taken = 1
+    while len(ids) + len(pushes) < limit:
+        try:
+            more_ids, more_pushes = inbox.get_nowait()
+        except queue.Empty:
+            break
+        ids, pushes, taken = ids + more_ids, pushes + more_pushes, taken + 1
+    return ids, pushes, taken
 
 
 def wait_idle() -> None:
@@ -79,15 +86,10 @@ def drain() -> None:
     inbox, app = _state.get("inbox"), _state.get("app")
     if inbox is None or _state.get("pid") != os.getpid():
         return
-    ids, pushes = [], []
-    while True:
-        try:
-            more_ids, more_pushes = inbox.get_nowait()
-        except queue.Empty:
-            break
-        ids, pushes = ids + more_ids, pushes + more_pushes
-    if ids or pushes:
-        _deliver(app, ids, pushes)
-
+    try:
+        ids, pushes, _ = _take(inbox, inbox.get_nowait(), sys.maxsize)
+    except queue.Empty:
+        return
+    _deliver(app, ids, pushes)
 
 atexit.register(drain)

@@ -29,6 +29,7 @@ from covet.orders.services import refuse
 from covet.payments import gateway
 from covet.payments.models import Payment, Refund
 from covet.payments.refunds import refund_order
+from covet.payments.services import apply_refunded_status
 
 SOLD = ("paid", "partially_refunded", "refunded")  # sell_stock ran when the order became paid
 # A pending refund without a Stripe id older than this was abandoned (a crash, a timeout): a Stripe call
@@ -132,7 +133,7 @@ def _finish_stuck(found: Refund, order: Order, actor: Actor) -> Refund:
         db.session.flush()
     elif status == "succeeded":
         order.refunded_amount += found.amount
-        order.payment_status = "refunded" if order.refunded_amount >= order.total_amount else "partially_refunded"
+        apply_refunded_status(order)
     found.stripe_refund_id, found.status = result["id"], status
     if status == "succeeded":
         from covet.payments.refund_reversals import reverse_for_refund

@@ -21,6 +21,7 @@ from covet.orders.access import order_for, store_scope
 from covet.orders.fulfilment import fulfilment_status
 from covet.orders.models import Fulfilment, FulfilmentLine, Order, OrderLine, OrderNote, OrderTag
 from covet.payments.models import Payment, Refund, RefundReversal, Transfer
+from covet.payments.refund_reversals import LABELS as REVERSAL_LABELS
 from covet.stores.models import Store
 
 LIMIT = 200  # rows per source: an order with more than this of anything is read in the audit log
@@ -71,7 +72,7 @@ class FulfilmentView:
 class RefundView:
     refund: Refund
     created_by: str | None
-    # What each store gave back for it: (store name, amount, currency, status) — see payments/refund_reversals.
+    # What each store gave back for it: (store name, amount, currency, how) — see payments/refund_reversals.
     reversals: list[tuple[str, int, str, str]] = field(default_factory=list)
 
 
@@ -234,7 +235,7 @@ def _refunds(order_id: int) -> list[RefundView]:
                 select(RefundReversal, Store.name).join(Store, Store.id == RefundReversal.store_id)
                 .where(RefundReversal.refund_id.in_([v.refund.id for v in views])).order_by(RefundReversal.id)):
             by_refund.setdefault(reversal.refund_id, []).append(
-                (name, reversal.amount, reversal.currency, reversal.status))
+                (name, reversal.amount, reversal.currency, REVERSAL_LABELS.get(reversal.status, reversal.status)))
     for view in views:
         view.reversals = by_refund.get(view.refund.id, [])
     return views

@@ -23,6 +23,10 @@ from covet.payments import gateway
 from covet.payments.models import Refund, RefundReversal, StoreDebt, Transfer
 
 log = get_logger("covet.payments")
+# What each state means to support reading the order page.
+LABELS = {"done": "reversed on Stripe", "netted": "cut before it was sent", "pending": "being reversed",
+          "failed": "reversal failing, retried",
+          "debt": "the store's balance was short: it owes this, netted from its next transfers"}
 
 
 def reverse_for_refund(refund: Refund) -> None:

@@ -12,6 +12,7 @@ from covet.orders.models import Order
 from covet.payments import gateway
 from covet.payments.models import Payment, Refund
 from covet.payments.refund_reversals import reverse_for_refund
+from covet.payments.services import apply_refunded_status
 
 
 def refund_order(order_id: int, amount: int, actor: Actor, idempotency_key: str, reason: str | None = None,
@@ -42,7 +43,7 @@ def refund_order(order_id: int, amount: int, actor: Actor, idempotency_key: str,
     refund.status = "succeeded" if result.get("status") == "succeeded" else "pending"
     if refund.status == "succeeded":
         order.refunded_amount += amount
-        order.payment_status = "refunded" if order.refunded_amount >= order.total_amount else "partially_refunded"
+        apply_refunded_status(order)
         reverse_for_refund(refund)  # the stores' shares come back from their transfers
     for line in order.lines:
         quantity = (restock or {}).get(line.id, 0)

@@ -87,7 +87,7 @@ def mark_order_paid(order: Order) -> bool:
     if not won:
         return False
     db.session.refresh(order)
-    _apply_refunded_status(order)  # a charge.refunded handled before the payment landed
+    apply_refunded_status(order)  # a charge.refunded handled before the payment landed
     sell_stock(order)
     book_transfers(order)
     db.session.flush()
@@ -161,7 +161,7 @@ def record_refunds(order: Order, charge: dict) -> None:
         seen.append(row)
     refunded = max(order.refunded_amount, min(charge.get("amount_refunded", 0), order.total_amount))
     order.refunded_amount = refunded
-    _apply_refunded_status(order)  # before the payment, the amount waits: mark_order_paid applies it
+    apply_refunded_status(order)  # before the payment, the amount waits: mark_order_paid applies it
     db.session.flush()
     _reverse_refunds(seen)  # refunds made in Stripe's dashboard take the stores' shares back too (once)
 
@@ -173,7 +173,7 @@ def _reverse_refunds(refunds) -> None:
         reverse_for_refund(refund)
 
 
-def _apply_refunded_status(order: Order) -> None:
+def apply_refunded_status(order: Order) -> None:
     """A paid order with money refunded is refunded or partially_refunded (the refunded amount never falls)."""
     if order.payment_status in ("paid", "partially_refunded", "refunded") and order.refunded_amount:
         order.payment_status = ("refunded" if order.refunded_amount >= order.total_amount

@@ -93,6 +93,21 @@ def transfer_summary(store_id: int, limit: int = 20) -> dict:
     return {"counts": counts, "latest": latest, "retryable": counts.get("waiting", 0) + counts.get("failed", 0)}
 
 
+def retry_store_transfers(store_id: int, actor) -> int:
+    """Staff's Retry: send the store's waiting and failed transfers again (audited); the orders queued."""
+    from covet.audit.services import record
+    from covet.errors import ValidationError
+
+    store = db.session.get(Store, store_id)
+    if not (store.payouts_enabled and store.stripe_account_id):
+        raise ValidationError({"transfers": "This store cannot receive transfers yet: its Stripe payouts are "
+                                            "not enabled."})
+    queued = release_waiting_transfers(store.id)
+    record(actor, "store.transfers_retried", "store", store.id, after={"orders": queued}, store_id=store.id)
+    db.session.commit()
+    return queued
+
+
 def release_waiting_transfers(store_id: int | None = None, statuses: tuple[str, ...] = ("waiting", "failed"),
                               limit: int = 500) -> int:
     """Queue send_transfers for every order with a transfer in `statuses` to a store that can now receive it

@@ -69,19 +69,17 @@ def store_policies(store_id: int):
 def transfers_retry(store_id: int):
     """Staff: send again this store's waiting and failed transfers (one Stripe transfer per order, whatever
     else fires too)."""
-    from covet.audit.services import record
-    from covet.payments.transfers import release_waiting_transfers
+    from covet.errors import ValidationError
+    from covet.payments.transfers import retry_store_transfers
 
     store = get_scoped_or_404(Store, store_id, store_column="id")
-    if not (store.payouts_enabled and store.stripe_account_id):
-        toast("This store cannot receive transfers yet: its Stripe payouts are not enabled.", "error")
-        return redirect_after_post(url_for("stores.store_detail", store_id=store.id) + "#store-transfers")
-    queued = release_waiting_transfers(store.id)
-    record(current_actor(), "store.transfers_retried", "store", store.id, after={"orders": queued},
-           store_id=store.id)
-    db.session.commit()
-    toast(f"Sending the transfers of {queued} order{'s' if queued != 1 else ''} again." if queued
-          else "No waiting or failed transfers to send.")
+    try:
+        queued = retry_store_transfers(store.id, current_actor())
+    except ValidationError as exc:
+        toast(exc.errors["transfers"], "error")
+    else:
+        toast(f"Sending the transfers of {queued} order{'s' if queued != 1 else ''} again." if queued
+              else "No waiting or failed transfers to send.")
     return redirect_after_post(url_for("stores.store_detail", store_id=store.id) + "#store-transfers")
 
 

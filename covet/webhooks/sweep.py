@@ -16,7 +16,6 @@ from covet.webhooks.models import StripeEvent
 
 GRACE = dt.timedelta(seconds=60)  # the push after commit takes milliseconds; a minute means it was lost
 MAX_ATTEMPTS = 10  # RQ's own retries of process_stripe_event are 6 attempts
-LIVE = {"queued", "scheduled", "deferred", "started"}
 
 
 def requeue_stranded_events(now: dt.datetime | None = None, limit: int = 500) -> int:
@@ -53,6 +52,7 @@ def _live_in_rq(event_ids: list[int]) -> set[int]:
     """The events whose first job RQ still holds (queued, scheduled for a retry, running)."""
     from rq.job import Job
 
+    from covet.jobs.recovery import LIVE
     from covet.redis_client import get_redis
     from covet.webhooks.services import event_job_id
 
