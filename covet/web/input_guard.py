@@ -14,9 +14,8 @@ from __future__ import annotations
 from flask import Flask, jsonify, make_response, request
 
 from covet.web.errors import _error_response
-from covet.web.params import CONTROL_CHARACTERS
+from covet.web.params import CONTROL_CHARACTERS as CONTROL
 
-CONTROL = CONTROL_CHARACTERS
 UNCHECKED_ENDPOINTS = {"webhooks.stripe_webhook"}
 MAX_JSON_DEPTH = 20  # deeper than any body we accept; deeper still is refused rather than walked
 TOO_DEEP = "nested too deeply"
